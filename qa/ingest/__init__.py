@@ -1,0 +1,5 @@
+"""Loaders: files and folders of supported formats become Documents. No text changes here."""
+
+from qa.ingest.loaders import SUPPORTED_SUFFIXES, iter_files, load_bytes, load_path
+
+__all__ = ["SUPPORTED_SUFFIXES", "iter_files", "load_bytes", "load_path"]

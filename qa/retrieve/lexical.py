@@ -1,0 +1,54 @@
+"""BM25 over Arabic-normalised, light-stemmed tokens (bm25s), rebuilt lazily after changes."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+
+import bm25s
+import numpy as np
+
+from qa.retrieve.fusion import Floats
+
+
+class LexicalIndex:
+    """BM25 scores for every passage row; rebuilt on the next query after a change."""
+
+    def __init__(self) -> None:
+        self._tokens: dict[int, list[str]] = {}
+        self._rids: list[int] = []
+        self._bm25: bm25s.BM25 | None = None
+        self._df: Counter[str] = Counter()
+
+    def add(self, rid: int, tokens: list[str]) -> None:
+        """Index a passage's tokens under its row id."""
+        self._tokens[rid] = tokens
+        self._df.update(set(tokens))
+        self._bm25 = None
+
+    def remove(self, rid: int) -> None:
+        """Forget a passage."""
+        tokens = self._tokens.pop(rid, None)
+        if tokens is not None:
+            self._df.subtract(set(tokens))
+            self._bm25 = None
+
+    @property
+    def document_frequency(self) -> Counter[str]:
+        """How many passages contain each token."""
+        return self._df
+
+    def scores(self, query_tokens: Sequence[str]) -> tuple[list[int], Floats]:
+        """(row ids, BM25 score of each) for every indexed passage."""
+        if not self._tokens:
+            return [], np.zeros(0)
+        if self._bm25 is None:
+            self._rids = list(self._tokens)
+            # an empty token list would make bm25s skip the row; a placeholder keeps alignment
+            corpus = [self._tokens[r] or ["\u2400"] for r in self._rids]
+            self._bm25 = bm25s.BM25()
+            self._bm25.index(corpus, show_progress=False)
+        known = [t for t in query_tokens if self._df.get(t, 0) > 0]
+        if not known:
+            return self._rids, np.zeros(len(self._rids))
+        return self._rids, np.asarray(self._bm25.get_scores(known), dtype=np.float64)

@@ -1,0 +1,1 @@
+"""Persistence: passage catalogue (SQLite), vector indexes (FAISS), and the index manifest."""

@@ -1,0 +1,241 @@
+"""SQLite catalogue of documents, passages and their vectors: the index's source of truth.
+
+Each write is one transaction, so a document is either wholly present or absent, and the
+in-memory search structures are always rebuilt from committed rows.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qa.domain import Document, DocumentInfo, Passage, Sentence
+from qa.store.vectors import Matrix
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS documents (
+    id TEXT PRIMARY KEY, title TEXT NOT NULL, metadata TEXT NOT NULL, text TEXT NOT NULL,
+    passages INTEGER NOT NULL, added REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS passages (
+    rid INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    document_id TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+    title TEXT NOT NULL, text TEXT NOT NULL, start INTEGER NOT NULL, stop INTEGER NOT NULL,
+    metadata TEXT NOT NULL, units TEXT NOT NULL, vector BLOB NOT NULL, unit_vectors BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS passages_document ON passages(document_id);
+"""
+
+
+@dataclass(frozen=True)
+class StoredPassage:
+    """A passage with its catalogue row id and vectors (one per passage, one per clause)."""
+
+    rid: int
+    passage: Passage
+    vector: Matrix
+    unit_vectors: Matrix
+
+
+@dataclass(frozen=True)
+class NewPassage:
+    """A passage to store with its embeddings."""
+
+    passage: Passage
+    vector: Matrix
+    unit_vectors: Matrix
+
+
+class Catalog:
+    """Documents and passages in SQLite (WAL mode: readers never block the writer)."""
+
+    def __init__(self, path: Path, dim: int) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._dim = dim
+        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._lock = threading.RLock()
+        with self._lock:
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=FULL")
+            self._conn.execute("PRAGMA foreign_keys=ON")
+            self._conn.execute("PRAGMA busy_timeout=30000")
+            self._conn.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        """Close the connection."""
+        with self._lock:
+            self._conn.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def data_version(self) -> int:
+        """Changes whenever another connection commits: a cheap 'is my view stale?' check."""
+        with self._lock:
+            row = self._conn.execute("PRAGMA data_version").fetchone()
+        return int(row[0])
+
+    def get_meta(self, key: str) -> str | None:
+        """A value from the meta table."""
+        with self._lock:
+            row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Set a value in the meta table."""
+        with self._transaction() as conn:
+            conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    def upsert(
+        self, document: Document, passages: Sequence[NewPassage]
+    ) -> tuple[list[int], list[int]]:
+        """Replace a document and its passages in one transaction; (removed rids, new rids)."""
+        with self._transaction() as conn:
+            removed = [
+                int(r[0])
+                for r in conn.execute(
+                    "SELECT rid FROM passages WHERE document_id = ?", (document.id,)
+                )
+            ]
+            conn.execute("DELETE FROM documents WHERE id = ?", (document.id,))
+            conn.execute(
+                "INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    document.id,
+                    document.title,
+                    json.dumps(document.metadata, ensure_ascii=False),
+                    document.text,
+                    len(passages),
+                    time.time(),
+                ),
+            )
+            added = [self._insert_passage(conn, item) for item in passages]
+        return removed, added
+
+    def _insert_passage(self, conn: sqlite3.Connection, item: NewPassage) -> int:
+        p = item.passage
+        cursor = conn.execute(
+            "INSERT INTO passages (id, document_id, title, text, start, stop, metadata, units,"
+            " vector, unit_vectors) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                p.id,
+                p.document_id,
+                p.title,
+                p.text,
+                p.start,
+                p.end,
+                json.dumps(p.metadata, ensure_ascii=False),
+                json.dumps([[s.start, s.end] for s in p.sentences]),
+                np.ascontiguousarray(item.vector, dtype=np.float32).tobytes(),
+                np.ascontiguousarray(item.unit_vectors, dtype=np.float32).tobytes(),
+            ),
+        )
+        return int(cursor.lastrowid or 0)
+
+    def delete(self, document_id: str) -> list[int] | None:
+        """Delete a document; the rids of its passages, or None when it was not there."""
+        with self._transaction() as conn:
+            rids = [
+                int(r[0])
+                for r in conn.execute(
+                    "SELECT rid FROM passages WHERE document_id = ?", (document_id,)
+                )
+            ]
+            cursor = conn.execute("DELETE FROM documents WHERE id = ?", (document_id,))
+            if cursor.rowcount == 0:
+                return None
+        return rids
+
+    def passages(self, rids: Sequence[int] | None = None) -> Iterator[StoredPassage]:
+        """Stored passages with their vectors (all, or those rids), in row order."""
+        sql = (
+            "SELECT rid, id, document_id, title, text, start, stop, metadata, units, vector,"
+            " unit_vectors FROM passages"
+        )
+        with self._lock:
+            if rids is None:
+                rows = self._conn.execute(sql + " ORDER BY rid").fetchall()
+            else:
+                rows = []
+                for i in range(0, len(rids), 500):
+                    chunk = list(rids[i : i + 500])
+                    marks = ",".join("?" * len(chunk))
+                    rows += self._conn.execute(
+                        f"{sql} WHERE rid IN ({marks}) ORDER BY rid", chunk
+                    ).fetchall()
+        for row in rows:
+            yield self._stored(row)
+
+    def _stored(self, row: Any) -> StoredPassage:
+        units = tuple(Sentence(int(a), int(b)) for a, b in json.loads(row[8]))
+        passage = Passage(
+            id=row[1],
+            document_id=row[2],
+            title=row[3],
+            text=row[4],
+            start=int(row[5]),
+            end=int(row[6]),
+            metadata=json.loads(row[7]),
+            sentences=units,
+        )
+        vector = np.frombuffer(row[9], dtype=np.float32)
+        unit_vectors = np.frombuffer(row[10], dtype=np.float32).reshape(-1, self._dim)
+        return StoredPassage(int(row[0]), passage, vector, unit_vectors)
+
+    def documents(self, offset: int = 0, limit: int | None = None) -> list[DocumentInfo]:
+        """Document summaries ordered by id."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT id, title, metadata, passages, length(text) FROM documents ORDER BY id"
+                " LIMIT ? OFFSET ?",
+                (-1 if limit is None else limit, offset),
+            ).fetchall()
+        return [self._info(row) for row in rows]
+
+    def document(self, document_id: str) -> tuple[DocumentInfo, str] | None:
+        """One document's summary and full text."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT id, title, metadata, passages, length(text), text FROM documents"
+                " WHERE id = ?",
+                (document_id,),
+            ).fetchone()
+        return None if row is None else (self._info(row), str(row[5]))
+
+    def count(self) -> tuple[int, int]:
+        """(documents, passages) stored."""
+        with self._lock:
+            docs = self._conn.execute("SELECT count(*) FROM documents").fetchone()[0]
+            passages = self._conn.execute("SELECT count(*) FROM passages").fetchone()[0]
+        return int(docs), int(passages)
+
+    @staticmethod
+    def _info(row: Any) -> DocumentInfo:
+        metadata = json.loads(row[2])
+        return DocumentInfo(
+            id=row[0],
+            title=row[1],
+            metadata=metadata,
+            passages=int(row[3]),
+            chars=int(row[4]),
+            source=str(metadata.get("source", "")),
+        )

@@ -1,0 +1,1 @@
+"""Pure text functions: normalisation, tokens, splitting. No I/O, no models."""

@@ -1,0 +1,207 @@
+"""Split documents into paragraphs, sentences, clauses and windows, keeping exact offsets."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+# A sentence ends at . ? ! ؟ ؛ (or a line break) followed by space or the end of the text.
+# A period between digits (3.5) or after a single Latin letter (U.S.) does not end one.
+_SENTENCE_END = re.compile(r"(?<!\b[A-Za-z])[.!?؟؛…]+[\"'”»)\]]*(?=\s|$)|\n+")
+_CLAUSE_BREAK = re.compile(r"[،,;:]\s+|\s[–—-]\s")
+_BLANK_LINE = re.compile(r"\n[ \t\r\f\v]*\n")
+_WORD = re.compile(r"\S+")
+
+HEADING_MAX_WORDS = 14
+CLAUSE_MAX_WORDS = 30
+CLAUSE_MIN_WORDS = 4
+
+
+@dataclass(frozen=True)
+class Span:
+    """A [start, end) slice of some text, in code points."""
+
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Block:
+    """A paragraph of a document, with the heading it sits under (empty when none)."""
+
+    start: int
+    end: int
+    heading: str
+
+
+def _trimmed(text: str, start: int, end: int) -> Span | None:
+    """Shrink [start, end) to exclude surrounding whitespace; None when nothing is left."""
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return Span(start, end) if start < end else None
+
+
+def paragraphs(text: str) -> list[Span]:
+    """Paragraph spans: split on blank lines, or on line breaks when the text has no blank line."""
+    separator = _BLANK_LINE if _BLANK_LINE.search(text) else re.compile(r"\n")
+    spans: list[Span] = []
+    start = 0
+    for match in separator.finditer(text):
+        span = _trimmed(text, start, match.start())
+        if span:
+            spans.append(span)
+        start = match.end()
+    span = _trimmed(text, start, len(text))
+    if span:
+        spans.append(span)
+    return spans
+
+
+def is_heading(line: str) -> bool:
+    """A short line without sentence-final punctuation, such as a title or a Markdown header."""
+    stripped = line.strip()
+    if not stripped or "\n" in stripped:
+        return False
+    if stripped.startswith("#"):
+        return True
+    words = stripped.split()
+    return len(words) <= HEADING_MAX_WORDS and stripped[-1] not in '.!?؟؛:…,،"”»'
+
+
+def blocks(text: str) -> list[Block]:
+    """Paragraphs with headings folded in: a heading titles the paragraphs under it."""
+    spans = paragraphs(text)
+    out: list[Block] = []
+    heading = ""
+    for i, span in enumerate(spans):
+        piece = text[span.start : span.end]
+        followed = i + 1 < len(spans) and not is_heading(
+            text[spans[i + 1].start : spans[i + 1].end]
+        )
+        if is_heading(piece) and followed:
+            heading = piece.lstrip("#").strip()
+            continue
+        out.append(Block(span.start, span.end, heading))
+    return out
+
+
+def sentences(text: str) -> list[Span]:
+    """Sentence spans of a text; the end punctuation stays with its sentence."""
+    spans: list[Span] = []
+    start = 0
+    for match in _SENTENCE_END.finditer(text):
+        span = _trimmed(text, start, match.end())
+        if span:
+            spans.append(span)
+        start = match.end()
+    span = _trimmed(text, start, len(text))
+    if span:
+        spans.append(span)
+    return spans
+
+
+def _word_count(text: str) -> int:
+    return len(_WORD.findall(text))
+
+
+def clauses(text: str, max_words: int = CLAUSE_MAX_WORDS) -> list[Span]:
+    """Answer-sized units: sentences, with long ones cut at commas into pieces of few words."""
+    out: list[Span] = []
+    for sentence in sentences(text):
+        piece = text[sentence.start : sentence.end]
+        if _word_count(piece) <= max_words:
+            out.append(sentence)
+            continue
+        out.extend(_cut_sentence(text, sentence, max_words))
+    return out
+
+
+def _cut_sentence(text: str, sentence: Span, max_words: int) -> list[Span]:
+    """Cut a long sentence at clause breaks (or, failing those, by words) into short pieces.
+
+    Pieces are merged back while they fit in max_words, and none is left under CLAUSE_MIN_WORDS.
+    """
+    piece = text[sentence.start : sentence.end]
+    cuts = [0] + [m.end() for m in _CLAUSE_BREAK.finditer(piece)] + [len(piece)]
+    parts: list[Span] = []
+    for a, b in itertools.pairwise(cuts):
+        span = _trimmed(text, sentence.start + a, sentence.start + b)
+        if span:
+            parts.extend(_even_word_chunks(text, span, max_words))
+    merged: list[Span] = []
+    for part in parts:
+        if merged:
+            last = merged[-1]
+            joined = _word_count(text[last.start : part.end])
+            if joined <= max_words or _word_count(text[last.start : last.end]) < CLAUSE_MIN_WORDS:
+                merged[-1] = Span(last.start, part.end)
+                continue
+        merged.append(part)
+    if len(merged) > 1 and _word_count(text[merged[-1].start : merged[-1].end]) < CLAUSE_MIN_WORDS:
+        merged[-2:] = [Span(merged[-2].start, merged[-1].end)]
+    return merged
+
+
+def _even_word_chunks(text: str, span: Span, max_words: int) -> list[Span]:
+    """Split a span into the fewest runs of words of near-equal length, each <= max_words."""
+    words = [
+        Span(span.start + m.start(), span.start + m.end())
+        for m in _WORD.finditer(text[span.start : span.end])
+    ]
+    if len(words) <= max_words:
+        return [span]
+    count = -(-len(words) // max_words)
+    size = -(-len(words) // count)
+    return [
+        Span(words[i].start, words[min(i + size, len(words)) - 1].end)
+        for i in range(0, len(words), size)
+    ]
+
+
+def windows(
+    text: str, count_tokens: Callable[[str], int], max_tokens: int, overlap: int = 1
+) -> list[Span]:
+    """Cover a text with windows of whole sentences under max_tokens, overlapping by sentences.
+
+    A single sentence longer than max_tokens is cut by words.
+    """
+    if count_tokens(text) <= max_tokens:
+        span = _trimmed(text, 0, len(text))
+        return [span] if span else []
+    units: list[Span] = []
+    for sentence in sentences(text):
+        units.extend(_cut_by_words(text, sentence, count_tokens, max_tokens))
+    out: list[Span] = []
+    i = 0
+    while i < len(units):
+        j = i + 1
+        while j < len(units) and count_tokens(text[units[i].start : units[j].end]) <= max_tokens:
+            j += 1
+        out.append(Span(units[i].start, units[j - 1].end))
+        if j >= len(units):
+            break
+        i = max(i + 1, j - overlap)
+    return out
+
+
+def _cut_by_words(
+    text: str, span: Span, count_tokens: Callable[[str], int], max_tokens: int
+) -> list[Span]:
+    """Split one over-long span into word runs that each fit max_tokens."""
+    if count_tokens(text[span.start : span.end]) <= max_tokens:
+        return [span]
+    words = [
+        Span(span.start + m.start(), span.start + m.end())
+        for m in _WORD.finditer(text[span.start : span.end])
+    ]
+    out: list[Span] = []
+    first = 0
+    for k in range(1, len(words) + 1):
+        if k == len(words) or count_tokens(text[words[first].start : words[k].end]) > max_tokens:
+            out.append(Span(words[first].start, words[k - 1].end))
+            first = k
+    return out

@@ -1,0 +1,23 @@
+"""Settings → Pipeline: the bridge the API and the CLI share, so the core never reads config."""
+
+from __future__ import annotations
+
+from qa.config import Settings
+from qa.pipeline import Pipeline, PipelineOptions
+
+
+def options_from_settings(settings: Settings) -> PipelineOptions:
+    """Plain pipeline options from validated settings."""
+    return PipelineOptions(
+        index_dir=settings.index_dir,
+        embedder=settings.embedder,
+        device=settings.device,
+        max_top_k=settings.max_top_k,
+        max_question_chars=settings.max_question_chars,
+        abstain_threshold=settings.abstain_threshold,
+    )
+
+
+def pipeline_from_settings(settings: Settings) -> Pipeline:
+    """Open (or create) the configured index with the configured embedder."""
+    return Pipeline(options_from_settings(settings))
