@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from qa.answer.abstain import Abstainer, gather_evidence
-from qa.answer.extractive import AnswerWeights, choose_clause, idf_table
+from qa.answer.extractive import ClauseModel, choose_clause
 from qa.background import background_vectors
 from qa.domain import AskResult, Document, DocumentInfo, Hit
 from qa.embed.base import Embedder, make_embedder
@@ -81,8 +81,7 @@ class Pipeline:
         self._version = -1
         self._refresh_lock = threading.Lock()
         self._background = background_vectors(self.embedder)
-        weights = AnswerWeights()
-        self._answer_weights = weights
+        self._clause_model = ClauseModel()
         abstainer = Abstainer()
         if options.abstain_threshold is not None:
             abstainer = replace(abstainer, threshold=options.abstain_threshold)
@@ -214,11 +213,11 @@ class Pipeline:
         """Answer a question from the index, or abstain (answer None) when nothing supports one."""
         timings = timings or Timings()
         question = self._check_query(question, top_k)
-        depth = max(top_k, self._answer_weights.passages)
+        depth = max(top_k, self._clause_model.passages)
         retrieval, vector = self._retrieve(question, depth, filters, timings)
         started = time.perf_counter()
-        idf = idf_table(self._index.document_frequency(retrieval.query_tokens), len(self._index))
-        choice = choose_clause(question, retrieval, idf, self._answer_weights)
+        idf = self._index.idf(retrieval.query_tokens)
+        choice = choose_clause(question, retrieval, idf, self._clause_model)
         answer, confidence = None, None
         if choice is not None:
             background = float(np.mean(self._background @ vector))

@@ -1,34 +1,68 @@
-"""Extractive answering: the best clause of the top passages, copied verbatim with offsets."""
+"""Extractive answering: the best clause of the top passages, copied verbatim with offsets.
+
+Clauses are ranked by a linear model over evidence that generalises across languages: the
+clause's and its passage's cosine with the question, IDF-weighted term overlap (worth little
+when question and text share no script), whether a number is asked for and present. The
+weights are fitted listwise by bench/calibrate.py on held-out questions.
+"""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+import numpy.typing as npt
+
 from qa.answer.qtype import has_number, wants_number
-from qa.domain import Answer
-from qa.retrieve.hybrid import Candidate, Retrieval
+from qa.domain import Answer, Passage
+from qa.retrieve.hybrid import Retrieval
 from qa.text.normalize import tokens
+
+FEATURES = (
+    "clause_cos",  # cosine(question, clause)
+    "clause_rel",  # clause cosine minus the best clause cosine of its passage
+    "overlap",  # IDF-weighted share of question terms in the clause x lexical weight
+    "overlap_prev",  # the same for the clause before (answers often follow the cue)
+    "passage",  # fused passage score relative to the best passage
+    "number",  # question asks when/how many and the clause holds a number or month
+    "novelty",  # share of clause terms that are not question terms x lexical weight
+    "dense",  # cosine(question, passage)
+    "cos_prev",  # cosine of the clause before
+)
+
+Floats = npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True)
-class AnswerWeights:
-    """How clause evidence is combined; fitted on held-out questions (see bench/calibrate.py)."""
+class ClauseModel:
+    """Weights of the clause ranker and how far an answer may grow with its neighbours."""
 
-    passages: int = 3
-    overlap: float = 0.12
-    passage_score: float = 0.08
-    number: float = 0.03
+    weights: tuple[float, ...] = (17.861, 1.622, 4.448, 1.65, 15.5, 2.709, 2.183, 36.46, -3.643)
+    passages: int = 4
+    max_words: int = 36
+
+    def __post_init__(self) -> None:
+        if len(self.weights) != len(FEATURES):
+            raise ValueError(f"ClauseModel needs {len(FEATURES)} weights, got {len(self.weights)}")
 
 
 @dataclass(frozen=True)
 class ClauseChoice:
-    """The chosen clause and the evidence behind it (the abstainer reads the evidence)."""
+    """The chosen answer span and the evidence behind it (the abstainer reads the evidence)."""
 
     answer: Answer
     clause_cos: float
     overlap: float
+    margin: float
+
+
+@dataclass(frozen=True)
+class ClauseTable:
+    """Every candidate clause of the top passages with its feature row."""
+
+    slots: list[tuple[int, int]]  # (candidate index, clause index)
+    features: Floats
 
 
 def term_overlap(
@@ -44,40 +78,81 @@ def term_overlap(
     return found / total if total else 0.0
 
 
-def idf_table(document_frequency: Mapping[str, int], passages: int) -> dict[str, float]:
-    """Smoothed inverse document frequencies for the given terms."""
-    return {
-        term: math.log(1.0 + (passages - df + 0.5) / (df + 0.5))
-        for term, df in document_frequency.items()
-    }
+def clause_table(
+    question: str, retrieval: Retrieval, idf: Mapping[str, float], passages: int
+) -> ClauseTable:
+    """Feature rows for every clause of the top passages."""
+    numeric = wants_number(question)
+    query_terms = set(retrieval.query_tokens)
+    lexical = retrieval.lexical_weight
+    slots: list[tuple[int, int]] = []
+    rows: list[list[float]] = []
+    top = retrieval.candidates[:passages]
+    lead = top[0].score if top and top[0].score > 0 else 1.0
+    for ci, candidate in enumerate(top):
+        passage = candidate.passage
+        cos = candidate.clause_scores
+        clause_tokens = [tokens(passage.text[u.start : u.end]) for u in passage.sentences]
+        overlaps = [term_overlap(retrieval.query_tokens, t, idf) * lexical for t in clause_tokens]
+        best = float(cos.max()) if len(cos) else 0.0
+        for j, unit in enumerate(passage.sentences):
+            terms = clause_tokens[j]
+            novel = 1.0 - sum(1 for t in terms if t in query_terms) / max(1, len(terms))
+            text = passage.text[unit.start : unit.end]
+            slots.append((ci, j))
+            rows.append(
+                [
+                    float(cos[j]),
+                    float(cos[j]) - best,
+                    overlaps[j],
+                    overlaps[j - 1] if j > 0 else 0.0,
+                    candidate.score / lead,
+                    1.0 if numeric and has_number(text) else 0.0,
+                    novel * lexical,
+                    candidate.dense,
+                    float(cos[j - 1]) if j > 0 else float(cos[j]),
+                ]
+            )
+    features = np.array(rows, dtype=np.float64).reshape(-1, len(FEATURES))
+    return ClauseTable(slots, features)
+
+
+def grow(passage: Passage, j: int, scores: Sequence[float], max_words: int) -> tuple[int, int]:
+    """Extend clause j with its best-scoring neighbours while the span fits in max_words."""
+    units = passage.sentences
+    first, last = j, j
+    while True:
+        options: list[tuple[float, int, int]] = []
+        if first > 0:
+            options.append((scores[first - 1], first - 1, last))
+        if last + 1 < len(units):
+            options.append((scores[last + 1], first, last + 1))
+        fitting = [
+            o
+            for o in options
+            if len(passage.text[units[o[1]].start : units[o[2]].end].split()) <= max_words
+        ]
+        if not fitting:
+            return first, last
+        _, first, last = max(fitting)
 
 
 def choose_clause(
-    question: str,
-    retrieval: Retrieval,
-    idf: Mapping[str, float],
-    weights: AnswerWeights = AnswerWeights(),
+    question: str, retrieval: Retrieval, idf: Mapping[str, float], model: ClauseModel
 ) -> ClauseChoice | None:
-    """Score every clause of the top passages and return the best one."""
-    numeric = wants_number(question)
-    best: tuple[float, ClauseChoice] | None = None
-    top: list[Candidate] = retrieval.candidates[: weights.passages]
-    if not top:
+    """The best answer span of the top passages, or None when there is no clause at all."""
+    table = clause_table(question, retrieval, idf, model.passages)
+    if not table.slots:
         return None
-    lead = top[0].score or 1.0
-    for candidate in top:
-        passage = candidate.passage
-        for j, unit in enumerate(passage.sentences):
-            cos = float(candidate.clause_scores[j])
-            text = passage.text[unit.start : unit.end]
-            overlap = term_overlap(retrieval.query_tokens, tokens(text), idf)
-            score = (
-                cos
-                + weights.overlap * overlap * retrieval.lexical_weight
-                + weights.passage_score * candidate.score / lead
-                + (weights.number if numeric and has_number(text) else 0.0)
-            )
-            if best is None or score > best[0]:
-                answer = Answer(text, passage.id, unit.start, unit.end, score)
-                best = (score, ClauseChoice(answer, cos, overlap))
-    return None if best is None else best[1]
+    scores = table.features @ np.asarray(model.weights, dtype=np.float64)
+    k = int(np.argmax(scores))
+    ci, j = table.slots[k]
+    candidate = retrieval.candidates[ci]
+    passage = candidate.passage
+    own = [float(scores[i]) for i, (c, _) in enumerate(table.slots) if c == ci]
+    first, last = grow(passage, j, own, model.max_words)
+    start, end = passage.sentences[first].start, passage.sentences[last].end
+    ordered = np.sort(scores)[::-1]
+    margin = float(ordered[0] - ordered[1]) if len(ordered) > 1 else 0.0
+    answer = Answer(passage.text[start:end], passage.id, start, end, float(scores[k]))
+    return ClauseChoice(answer, float(table.features[k, 0]), float(table.features[k, 2]), margin)

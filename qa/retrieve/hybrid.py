@@ -11,7 +11,7 @@ import numpy as np
 
 from qa.domain import Passage
 from qa.retrieve.fusion import Floats, fuse, lexical_weight
-from qa.retrieve.lexical import LexicalIndex
+from qa.retrieve.lexical import LexicalIndex, idf_table
 from qa.store.catalog import StoredPassage
 from qa.store.vectors import FaissIndex, Matrix, VectorIndex
 from qa.text.normalize import tokens
@@ -100,10 +100,10 @@ class HybridIndex:
                 self._clauses.remove(ids)
                 self._lexical.remove(rid)
 
-    def document_frequency(self, terms: Iterable[str]) -> dict[str, int]:
-        """How many passages contain each of the given terms."""
+    def idf(self, terms: Iterable[str]) -> dict[str, float]:
+        """Inverse document frequency of the given terms in this index."""
         df = self._lexical.document_frequency
-        return {t: df.get(t, 0) for t in terms}
+        return idf_table({t: df.get(t, 0) for t in terms}, len(self._passages))
 
     def search(
         self, query: str, vector: Matrix, top_k: int, filters: Mapping[str, Any] | None = None

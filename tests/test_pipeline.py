@@ -1,0 +1,122 @@
+"""The pipeline end to end with the real bundled model (quality and plumbing)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from qa.domain import Document
+from qa.errors import IndexMismatchError, InvalidInputError, NotFoundError
+from qa.evaluate import answer_correct, is_gold, load_eval_file
+from qa.pipeline import Pipeline, PipelineOptions, documents_from_paths
+from tests.conftest import EVAL, SEEDS
+
+SEED_QUESTIONS = load_eval_file(EVAL / "seed_questions.jsonl", documents_from_paths([SEEDS]))
+
+
+@pytest.mark.parametrize("question", SEED_QUESTIONS.questions, ids=lambda q: q.id)
+def test_seed_questions_meet_the_bar(seed_pipeline: Pipeline, question) -> None:  # type: ignore[no-untyped-def]
+    result = seed_pipeline.ask(question.question)
+    if question.answerable:
+        assert is_gold(result.hits[0].passage.text, question.gold_texts), "gold passage not first"
+        assert result.answer is not None, "abstained on an answerable question"
+        assert answer_correct(question, result.answer.text), result.answer.text
+    else:
+        assert result.answer is None
+
+
+def test_answer_offsets_point_into_the_returned_source(seed_pipeline: Pipeline) -> None:
+    result = seed_pipeline.ask("ماذا أكد عمران خان؟", top_k=3)
+    assert result.answer is not None
+    source = next(h.passage for h in result.hits if h.passage.id == result.answer.passage_id)
+    assert source.text[result.answer.start : result.answer.end] == result.answer.text
+    assert [h.rank for h in result.hits] == [1, 2, 3]
+    assert 0.0 <= result.answer.score <= 1.0
+
+
+def test_add_replace_delete_and_persistence(seed_pipeline: Pipeline, embedder) -> None:  # type: ignore[no-untyped-def]
+    doc = Document(
+        id="kiwi", text="The kiwi is a flightless bird native to New Zealand.", title="Kiwi"
+    )
+    [added] = seed_pipeline.add_documents([doc])
+    assert added.passages == 1 and not added.replaced
+    assert seed_pipeline.search("flightless bird", top_k=1)[0].passage.document_id == "kiwi"
+
+    replacement = Document(id="kiwi", text="Kiwifruit is an edible berry grown in Italy and Chile.")
+    [again] = seed_pipeline.add_documents([replacement])
+    assert again.replaced
+    kiwi_hits = [
+        h for h in seed_pipeline.search("kiwi", top_k=20) if h.passage.document_id == "kiwi"
+    ]
+    assert [h.passage.text for h in kiwi_hits] == [replacement.text]  # replaced, not duplicated
+
+    reopened = Pipeline(
+        PipelineOptions(index_dir=seed_pipeline.options.index_dir), embedder=embedder
+    )
+    assert reopened.get_document("kiwi")[1] == replacement.text
+    reopened.close()
+
+    seed_pipeline.delete_document("kiwi")
+    assert all(
+        h.passage.document_id != "kiwi" for h in seed_pipeline.search("kiwifruit berry", top_k=50)
+    )
+    with pytest.raises(NotFoundError):
+        seed_pipeline.get_document("kiwi")
+    with pytest.raises(NotFoundError):
+        seed_pipeline.delete_document("kiwi")
+
+
+def test_filters_narrow_the_search(seed_pipeline: Pipeline) -> None:
+    seed_pipeline.add_documents(
+        [
+            Document(
+                id="fr",
+                text="Le président russe a parlé avec le Premier ministre.",
+                metadata={"lang": "fr"},
+            )
+        ]
+    )
+    hits = seed_pipeline.search("Putin phone call", top_k=5, filters={"lang": "fr"})
+    assert [h.passage.document_id for h in hits] == ["fr"]
+    hits = seed_pipeline.search("Putin phone call", top_k=5, filters={"document_id": "fr"})
+    assert [h.passage.document_id for h in hits] == ["fr"]
+
+
+@pytest.mark.parametrize(
+    ("question", "top_k", "match"),
+    [
+        ("   ", 5, "empty"),
+        ("x" * 5000, 5, "longer than"),
+        ("ok?", 0, "top_k"),
+        ("ok?", 51, "top_k"),
+    ],
+)
+def test_bad_questions_are_refused(
+    seed_pipeline: Pipeline, question: str, top_k: int, match: str
+) -> None:
+    with pytest.raises(InvalidInputError, match=match):
+        seed_pipeline.ask(question, top_k=top_k)
+
+
+def test_an_index_built_with_another_model_is_refused(seed_index_dir: Path, embedder) -> None:  # type: ignore[no-untyped-def]
+    manifest = json.loads((seed_index_dir / "manifest.json").read_text())
+    assert manifest["embedder"] == "intfloat/multilingual-e5-small"
+    assert manifest["dimension"] == 384
+
+    class OtherModel:
+        model_id = "other/model"
+        dim = 384
+        max_tokens = 512
+
+        def embed_queries(self, texts):  # type: ignore[no-untyped-def]
+            return embedder.embed_queries(texts)
+
+        embed_passages = embed_queries
+
+        def count_tokens(self, text: str) -> int:
+            return len(text.split())
+
+    with pytest.raises(IndexMismatchError, match="other/model"):
+        Pipeline(PipelineOptions(index_dir=seed_index_dir), embedder=OtherModel())

@@ -1,0 +1,39 @@
+import pytest
+
+from qa.domain import Document
+from qa.text.chunk import ChunkingConfig, chunk_document, passage_id
+from tests.conftest import SEEDS
+
+
+def words(text: str) -> int:
+    return len(text.split())
+
+
+def test_passages_keep_offsets_into_the_document() -> None:
+    text = (SEEDS / "000_cc7b3c5100db086b.txt").read_text(encoding="utf-8")
+    doc = Document(id="seed", text=text, title="t")
+    passages = chunk_document(doc, words, ChunkingConfig())
+    assert len(passages) == 6  # 8 non-empty lines: a title, a section heading, 6 paragraphs
+    for p in passages:
+        assert text[p.start : p.end] == p.text
+        for s in p.sentences:
+            assert p.text[s.start : s.end].strip() == p.text[s.start : s.end]
+    assert passages[0].title.startswith("بوتين يبحث")
+    assert passages[3].title == "العلاقات الروسية الباكستانية"
+
+
+def test_long_paragraphs_become_overlapping_windows() -> None:
+    body = " ".join(f"Sentence {i} says something." for i in range(60))
+    doc = Document(id="long", text=body)
+    passages = chunk_document(doc, words, ChunkingConfig(max_tokens=40))
+    assert len(passages) > 3
+    assert all(words(p.text) <= 40 for p in passages)
+    assert all(body[p.start : p.end] == p.text for p in passages)
+    assert passages[1].start < passages[0].end
+
+
+@pytest.mark.parametrize("index", [0, 7, 123])
+def test_passage_ids_are_stable(index: int) -> None:
+    assert passage_id("doc", index) == passage_id("doc", index)
+    assert passage_id("doc", index) != passage_id("other", index)
+    assert passage_id("doc", index).startswith("p_")

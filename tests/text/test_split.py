@@ -1,0 +1,111 @@
+import itertools
+
+import pytest
+
+from qa.text.split import blocks, clauses, is_heading, paragraphs, sentences, windows
+
+
+def _texts(text: str, spans: list) -> list[str]:  # type: ignore[type-arg]
+    return [text[s.start : s.end] for s in spans]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("one\n\ntwo\nstill two\n\n\nthree", ["one", "two\nstill two", "three"]),
+        ("سطر أول\nسطر ثان\n\nفقرة", ["سطر أول\nسطر ثان", "فقرة"]),
+        (
+            "no blank lines\nso each line\nis a paragraph",
+            ["no blank lines", "so each line", "is a paragraph"],
+        ),
+        ("  padded  \n \n\n  ", ["padded"]),
+        ("", []),
+    ],
+)
+def test_paragraphs(text: str, expected: list[str]) -> None:
+    assert _texts(text, paragraphs(text)) == expected
+
+
+@pytest.mark.parametrize(
+    ("line", "heading"),
+    [
+        ("العلاقات الروسية الباكستانية", True),
+        ("# Introduction", True),
+        ("A short title", True),
+        ("This line ends like a sentence.", False),
+        ("هل هذا سؤال؟", False),
+        (" ".join(["word"] * 20), False),
+    ],
+)
+def test_is_heading(line: str, heading: bool) -> None:
+    assert is_heading(line) is heading
+
+
+def test_headings_become_titles_not_passages() -> None:
+    text = "Title line\nFirst paragraph here.\nSecond paragraph.\nSection two\nThird paragraph."
+    got = [(text[b.start : b.end], b.heading) for b in blocks(text)]
+    assert got == [
+        ("First paragraph here.", "Title line"),
+        ("Second paragraph.", "Title line"),
+        ("Third paragraph.", "Section two"),
+    ]
+
+
+def test_trailing_heading_is_kept_as_text() -> None:
+    text = "Body sentence.\nLonely heading"
+    assert [text[b.start : b.end] for b in blocks(text)] == ["Body sentence.", "Lonely heading"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "جملة أولى. جملة ثانية؟ ثالثة! رابعة؛ خامسة",
+            ["جملة أولى.", "جملة ثانية؟", "ثالثة!", "رابعة؛", "خامسة"],
+        ),
+        ("It cost 3.5 dollars. Then it rose.", ["It cost 3.5 dollars.", "Then it rose."]),
+        ("Born in the U.S. in 1950.", ["Born in the U.S. in 1950."]),
+        ("line one\nline two", ["line one", "line two"]),
+        ("He said “yes.” Then left.", ["He said “yes.”", "Then left."]),
+    ],
+)
+def test_sentences(text: str, expected: list[str]) -> None:
+    assert _texts(text, sentences(text)) == expected
+
+
+def test_clauses_cut_long_sentences_at_commas_and_keep_offsets() -> None:
+    text = ("كلمة " * 20).strip() + "، " + ("أخرى " * 20).strip() + "."
+    spans = clauses(text, max_words=30)
+    assert len(spans) == 2
+    assert all(len(text[s.start : s.end].split()) <= 30 for s in spans)
+    assert text[spans[0].start : spans[0].end].endswith("،")
+    assert spans[1].end == len(text)
+
+
+def test_clauses_without_commas_fall_back_to_even_word_chunks() -> None:
+    text = " ".join(f"w{i}" for i in range(70))
+    spans = clauses(text, max_words=30)
+    assert [len(text[s.start : s.end].split()) for s in spans] == [24, 24, 22]
+
+
+def test_clauses_merge_tiny_pieces() -> None:
+    text = "Added: " + ", ".join(["x y z w v"] * 8) + "."
+    spans = clauses(text, max_words=30)
+    assert all(len(text[s.start : s.end].split()) >= 4 for s in spans)
+
+
+def test_windows_fit_and_overlap() -> None:
+    text = " ".join(f"Sentence number {i} is here." for i in range(40))
+    count = lambda t: len(t.split())  # noqa: E731 - a word count stands in for a tokenizer
+    spans = windows(text, count, max_tokens=50, overlap=1)
+    assert len(spans) > 1
+    assert all(count(text[s.start : s.end]) <= 50 for s in spans)
+    assert spans[0].start == 0 and spans[-1].end == len(text)
+    for a, b in itertools.pairwise(spans):
+        assert b.start < a.end  # consecutive windows share a sentence
+
+
+def test_windows_cut_an_overlong_sentence_by_words() -> None:
+    text = " ".join(["word"] * 120)
+    spans = windows(text, lambda t: len(t.split()), max_tokens=50)
+    assert [len(text[s.start : s.end].split()) for s in spans] == [50, 50, 20]
