@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -32,3 +33,16 @@ class Settings(BaseSettings):
     )
     omp_threads: int | None = Field(None, ge=1, description="OpenMP threads for the embedder.")
     log_level: str = Field("info")
+    vector_store: Literal["faiss", "milvus"] = Field(
+        "faiss",
+        description="'faiss' (embedded, index in QA_INDEX_DIR) or 'milvus' (documents, passages "
+        "and vectors in a Milvus server or cluster shared by stateless replicas).",
+    )
+    milvus_uri: str | None = Field(
+        None,
+        description="Milvus address (http://host:19530) or, for milvus-lite, a local *.db file.",
+    )
+    milvus_token: str | None = Field(None, description="Milvus credentials ('user:password').")
+    milvus_collection: str = Field(
+        "qa", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,200}$", description="Milvus collection prefix."
+    )
