@@ -47,8 +47,13 @@ check: lint types unit
 
 test: check
 
-bench: setup
-	$(BIN)/python bench/run.py
+# Benchmarks are not tests: they print a table and write bench/results/*.json (txtai beside us).
+$(VENV)/.bench-installed: pyproject.toml | setup
+	$(BIN)/python -m pip install --quiet "torch==2.13.0" -e ".[bench]"
+	touch $@
+
+bench: $(VENV)/.bench-installed
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

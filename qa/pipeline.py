@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -23,6 +23,9 @@ from qa.store.manifest import Manifest, read_manifest, write_manifest
 from qa.text.chunk import ChunkingConfig, chunk_document
 from qa.text.normalize import NORMALIZER_VERSION
 
+if TYPE_CHECKING:
+    from qa.store.milvus_catalog import MilvusCatalog
+
 CATALOG_NAME = "catalog.sqlite3"
 
 
@@ -37,6 +40,10 @@ class PipelineOptions:
     max_top_k: int = 50
     max_question_chars: int = 2000
     abstain_threshold: float | None = None
+    vector_store: str = "faiss"
+    milvus_uri: str | None = None
+    milvus_token: str | None = None
+    milvus_collection: str = "qa"
 
 
 @dataclass(frozen=True)
@@ -69,15 +76,23 @@ class Pipeline:
             normalizer=NORMALIZER_VERSION,
             chunking=options.chunking.as_dict(),
         )
-        options.index_dir.mkdir(parents=True, exist_ok=True)
-        existing = read_manifest(options.index_dir)
-        if existing is not None:
-            self.manifest.check_compatible(existing)
-        self.catalog = Catalog(options.index_dir / CATALOG_NAME, self.embedder.dim)
-        if existing is None:
-            write_manifest(options.index_dir, self.manifest)
+        self.catalog: Catalog | MilvusCatalog
+        if options.vector_store == "milvus":
+            from qa.store.milvus_catalog import open_milvus
+
+            self.catalog = open_milvus(
+                options.milvus_uri, options.milvus_collection, self.manifest, options.milvus_token
+            )
+        else:
+            options.index_dir.mkdir(parents=True, exist_ok=True)
+            existing = read_manifest(options.index_dir)
+            if existing is not None:
+                self.manifest.check_compatible(existing)
+            self.catalog = Catalog(options.index_dir / CATALOG_NAME, self.embedder.dim)
+            if existing is None:
+                write_manifest(options.index_dir, self.manifest)
         self._write_lock = threading.Lock()
-        self._index = HybridIndex(self.embedder.dim)
+        self._index = self._new_index()
         self._version = -1
         self._refresh_lock = threading.Lock()
         self._background = background_vectors(self.embedder)
@@ -97,10 +112,17 @@ class Pipeline:
         with self._refresh_lock:
             if not force and version == self._version:
                 return
-            index = HybridIndex(self.embedder.dim)
+            index = self._new_index()
             index.add(self.catalog.passages())
             self._index = index
             self._version = version
+
+    def _new_index(self) -> HybridIndex:
+        """An empty in-memory view; with Milvus its vector searches run in Milvus."""
+        catalog = self.catalog
+        if not isinstance(catalog, Catalog):
+            return HybridIndex(self.embedder.dim, catalog.dense_view, catalog.clause_view)
+        return HybridIndex(self.embedder.dim)
 
     @property
     def ready(self) -> bool:

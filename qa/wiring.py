@@ -15,6 +15,10 @@ def options_from_settings(settings: Settings) -> PipelineOptions:
         max_top_k=settings.max_top_k,
         max_question_chars=settings.max_question_chars,
         abstain_threshold=settings.abstain_threshold,
+        vector_store=settings.vector_store,
+        milvus_uri=settings.milvus_uri,
+        milvus_token=settings.milvus_token,
+        milvus_collection=settings.milvus_collection,
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,12 +55,17 @@ def _matches(passage: Passage, filters: Mapping[str, Any] | None) -> bool:
 class HybridIndex:
     """Searchable in-memory view; changes and searches are serialised by one lock."""
 
-    def __init__(self, dim: int, make_index: type[FaissIndex] = FaissIndex) -> None:
+    def __init__(
+        self,
+        dim: int,
+        make_index: Callable[[int], VectorIndex] = FaissIndex,
+        make_clause_index: Callable[[int], VectorIndex] | None = None,
+    ) -> None:
         self._passages: dict[int, Passage] = {}
         self._vectors: dict[int, Matrix] = {}
         self._units: dict[int, Matrix] = {}
         self._dense: VectorIndex = make_index(dim)
-        self._clauses: VectorIndex = make_index(dim)
+        self._clauses: VectorIndex = (make_clause_index or make_index)(dim)
         self._lexical = LexicalIndex()
         self._lock = threading.Lock()
 

@@ -1,0 +1,44 @@
+"""The benchmark corpus: the seed article plus ARCD-train's articles, and ARCD's questions."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+from qa.domain import Document
+from qa.embed.base import Embedder
+from qa.evaluate import EvalQuestion, load_eval_file
+from qa.pipeline import documents_from_paths
+from qa.text.chunk import ChunkingConfig, chunk_document
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = ROOT / "seeds"
+ARCD = ROOT / "eval" / "arcd-train.json"
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """Documents to index and answerable questions to ask over them."""
+
+    documents: list[Document]
+    questions: list[EvalQuestion]
+
+
+def load_corpus(questions: int | None = None, seed: int = 7) -> Corpus:
+    """Seed + ARCD-train documents; all ARCD questions, or a fixed random sample of them."""
+    arcd = load_eval_file(ARCD)
+    asked = [q for q in arcd.questions if q.answerable]
+    if questions is not None and questions < len(asked):
+        asked = random.Random(seed).sample(asked, questions)
+    return Corpus(documents_from_paths([SEEDS]) + arcd.documents, asked)
+
+
+def passage_texts(documents: list[Document], embedder: Embedder) -> list[str]:
+    """Exactly the passage strings the pipeline embeds (title + text of each chunk)."""
+    config = ChunkingConfig()
+    return [
+        f"{p.title}\n{p.text}".strip()
+        for d in documents
+        for p in chunk_document(d, embedder.count_tokens, config)
+    ]

@@ -1,0 +1,153 @@
+"""Vector search on a Milvus server or cluster (or milvus-lite in-process): the scale-out backend.
+
+`MilvusIndex` implements the VectorIndex protocol over one collection. It either owns its rows
+(add inserts, remove deletes) or is a view of rows another writer keeps in Milvus, such as the
+Milvus catalogue: then add and remove only decide which ids this view may return, and search is
+Milvus's. pymilvus is imported only here and in the Milvus catalogue.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import numpy as np
+
+from qa.errors import ConfigError
+from qa.store.vectors import Ids, Matrix
+
+BATCH = 1000
+MAX_RESULTS = 16384  # Milvus caps limit (and offset + limit) at this
+
+
+def connect(uri: str | None, token: str | None = None) -> Any:
+    """A MilvusClient for a server URI (http://host:19530) or a milvus-lite file (*.db)."""
+    if not uri:
+        raise ConfigError("QA_VECTOR_STORE=milvus needs QA_MILVUS_URI (http://host:19530 or *.db)")
+    try:
+        from pymilvus import MilvusClient
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        raise ConfigError("the Milvus backend needs pymilvus: pip install 'qa[milvus]'") from exc
+    try:
+        return MilvusClient(uri=uri, token=token or "")
+    except Exception as exc:  # pymilvus raises its own tree, and grpc/OS errors
+        raise ConfigError(f"cannot connect to Milvus at {uri!r}: {exc}") from exc
+
+
+def vector_schema(client: Any, pk: str, dim: int, **fields: tuple[str, dict[str, Any]]) -> Any:
+    """A collection schema: an int64 or varchar key, extra scalar fields, one float vector."""
+    from pymilvus import DataType
+
+    schema = client.create_schema(auto_id=False, enable_dynamic_field=False)
+    if pk in fields:
+        kind, extra = fields.pop(pk)
+        schema.add_field(pk, getattr(DataType, kind), is_primary=True, **extra)
+    else:
+        schema.add_field(pk, DataType.INT64, is_primary=True)
+    for name, (kind, extra) in fields.items():
+        schema.add_field(name, getattr(DataType, kind), **extra)
+    schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
+    return schema
+
+
+def ensure_collection(client: Any, name: str, schema: Any, index_type: str = "FLAT") -> None:
+    """Create (inner-product index, strong consistency) and load a collection if missing."""
+    if not client.has_collection(name):
+        params = client.prepare_index_params()
+        params.add_index("vector", index_type=index_type, metric_type="IP")
+        client.create_collection(
+            name, schema=schema, index_params=params, consistency_level="Strong"
+        )
+    client.load_collection(name)
+
+
+def iterate(
+    client: Any, collection: str, filter_: str, fields: list[str]
+) -> Iterator[dict[str, Any]]:
+    """Every row matching a filter, in batches (plain queries stop at 16384 rows)."""
+    iterator = client.query_iterator(
+        collection, batch_size=BATCH, filter=filter_, output_fields=fields
+    )
+    try:
+        while batch := iterator.next():
+            yield from batch
+    finally:
+        iterator.close()
+
+
+def id_list(ids: Iterable[int]) -> str:
+    """A Milvus `in` list of integers."""
+    return "[" + ",".join(str(int(i)) for i in ids) + "]"
+
+
+class MilvusIndex:
+    """VectorIndex over a Milvus collection: exact inner product (FLAT) unless told otherwise."""
+
+    def __init__(
+        self,
+        client: Any,
+        collection: str,
+        dim: int,
+        pk: str = "id",
+        owned: bool = True,
+        index_type: str = "FLAT",
+    ) -> None:
+        self._client = client
+        self._collection = collection
+        self._pk = pk
+        self._owned = owned
+        self._visible: set[int] = set()
+        if owned:
+            ensure_collection(client, collection, vector_schema(client, pk, dim), index_type)
+            self._visible = {int(row[pk]) for row in iterate(client, collection, "", [pk])}
+
+    def add(self, ids: Ids, vectors: Matrix) -> None:
+        if not len(ids):
+            return
+        if self._owned:
+            rows = [
+                {self._pk: int(i), "vector": v.tolist()}
+                for i, v in zip(ids, np.asarray(vectors, np.float32), strict=True)
+            ]
+            for start in range(0, len(rows), BATCH):
+                self._client.upsert(self._collection, rows[start : start + BATCH])
+        self._visible.update(int(i) for i in ids)
+
+    def remove(self, ids: Ids) -> None:
+        known = [int(i) for i in ids if int(i) in self._visible]
+        if not known:
+            return
+        if self._owned:
+            for start in range(0, len(known), BATCH):
+                self._client.delete(self._collection, ids=known[start : start + BATCH])
+        self._visible.difference_update(known)
+
+    def search(self, queries: Matrix, k: int) -> tuple[Matrix, Ids]:
+        n = len(queries)
+        k = max(1, min(k, len(self), MAX_RESULTS))
+        scores = np.zeros((n, k), np.float32)
+        found = np.full((n, k), -1, np.int64)
+        if not self._visible:
+            return scores[:, :0], found[:, :0]
+        results = self._client.search(
+            self._collection,
+            data=np.asarray(queries, np.float32).tolist(),
+            limit=k,
+            output_fields=[self._pk],
+            search_params={"metric_type": "IP"},
+        )
+        for row, hits in enumerate(results):
+            kept = [h for h in hits if _hit_id(h, self._pk) in self._visible][:k]
+            for col, hit in enumerate(kept):
+                scores[row, col] = float(hit["distance"])
+                found[row, col] = _hit_id(hit, self._pk)
+        return scores, found
+
+    def __len__(self) -> int:
+        return len(self._visible)
+
+
+def _hit_id(hit: Any, pk: str) -> int:
+    """The key of a search hit (pymilvus names it after the key field, older ones 'id')."""
+    value = hit.get(pk, hit.get("id")) if hasattr(hit, "get") else hit.id
+    return int(value)

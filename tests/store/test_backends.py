@@ -1,0 +1,195 @@
+"""The same behaviour on both vector stores: embedded FAISS + SQLite, and Milvus (milvus-lite).
+
+milvus-lite runs a real Milvus engine in-process from a local *.db file; one engine serves the
+whole module and each test gets its own collection prefix.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qa.domain import Document
+from qa.errors import IndexMismatchError, NotFoundError
+from qa.pipeline import Pipeline, PipelineOptions
+from qa.retrieve.hybrid import UNIT_SLOTS
+from qa.store.manifest import Manifest
+from qa.store.vectors import FaissIndex, VectorIndex
+
+BACKENDS = ["faiss", "milvus"]
+_prefixes = itertools.count()
+
+KIWI = Document(
+    id="kiwi",
+    title="Kiwi",
+    text="The kiwi is a flightless bird native to New Zealand. It lays very large eggs.",
+    metadata={"topic": "birds"},
+)
+VOLCANO = Document(
+    id="volcano",
+    title="Etna",
+    text="Mount Etna is an active stratovolcano on the east coast of Sicily.\n\n"
+    "Its eruptions have been recorded since 1500 BC.",
+)
+
+
+@pytest.fixture(scope="module")
+def milvus_uri(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """One milvus-lite engine for the module (starting one takes seconds)."""
+    pytest.importorskip("milvus_lite", reason="milvus-lite is part of the test extra")
+    return str(tmp_path_factory.mktemp("milvus") / "milvus.db")
+
+
+@pytest.fixture
+def make_options(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[], PipelineOptions]:
+    """Options for one store shared by every pipeline the test opens (replicas, restarts)."""
+    backend = request.param
+    prefix = f"t{next(_prefixes)}_{int(time.time())}"
+    uri = request.getfixturevalue("milvus_uri") if backend == "milvus" else None
+
+    def make() -> PipelineOptions:
+        return PipelineOptions(
+            index_dir=tmp_path / "index",
+            vector_store=backend,
+            milvus_uri=uri,
+            milvus_collection=prefix,
+        )
+
+    return make
+
+
+@pytest.fixture
+def pipeline(make_options, embedder) -> Iterator[Pipeline]:  # type: ignore[no-untyped-def]
+    p = Pipeline(make_options(), embedder=embedder)
+    yield p
+    p.close()
+
+
+def eventually(check: Callable[[], bool], seconds: float = 10.0) -> bool:
+    """True once check() holds (replicas notice each other's writes within a poll interval)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.2)
+    return check()
+
+
+parametrised = pytest.mark.parametrize("make_options", BACKENDS, indirect=True)
+
+
+@parametrised
+def test_add_search_and_ask(pipeline: Pipeline) -> None:
+    pipeline.add_documents([KIWI, VOLCANO])
+    assert pipeline.stats()["documents"] == 2
+    hits = pipeline.search("Which bird cannot fly?", top_k=2)
+    assert hits[0].passage.document_id == "kiwi"
+    result = pipeline.ask("Where is Mount Etna?")
+    assert result.hits[0].passage.document_id == "volcano"
+    assert result.answer is not None and "Sicily" in result.answer.text
+    filtered = pipeline.search("bird", top_k=5, filters={"document_id": "volcano"})
+    assert {h.passage.document_id for h in filtered} == {"volcano"}
+    assert [d.id for d in pipeline.list_documents()] == ["kiwi", "volcano"]
+
+
+@parametrised
+def test_replace_leaves_no_old_passage(pipeline: Pipeline, make_options, embedder) -> None:  # type: ignore[no-untyped-def]
+    pipeline.add_documents([KIWI, VOLCANO])
+    replacement = Document(id="kiwi", text="Kiwifruit is an edible berry grown in Italy and Chile.")
+    [result] = pipeline.add_documents([replacement])
+    assert result.replaced
+    for p in (pipeline, Pipeline(make_options(), embedder=embedder)):
+        texts = [h.passage.text for h in p.search("kiwi flightless bird eggs", top_k=10)]
+        assert KIWI.text.split(".")[0] not in " ".join(texts)
+        assert texts.count(replacement.text) == 1
+        counts = {d.id: d.passages for d in p.list_documents()}
+        assert counts["kiwi"] == 1 and p.stats()["passages"] == sum(counts.values())
+        assert p.get_document("kiwi")[1] == replacement.text
+
+
+@parametrised
+def test_deleted_passages_never_come_back(pipeline: Pipeline, make_options, embedder) -> None:  # type: ignore[no-untyped-def]
+    pipeline.add_documents([KIWI, VOLCANO])
+    pipeline.delete_document("kiwi")
+    with pytest.raises(NotFoundError):
+        pipeline.delete_document("kiwi")
+    reopened = Pipeline(make_options(), embedder=embedder)
+    for p in (pipeline, reopened):
+        for query in ("flightless bird New Zealand", "large eggs", "kiwi"):
+            assert all(h.passage.document_id != "kiwi" for h in p.search(query, top_k=10))
+        with pytest.raises(NotFoundError):
+            p.get_document("kiwi")
+        assert p.stats()["documents"] == 1
+    reopened.close()
+
+
+@parametrised
+def test_a_second_replica_sees_writes(pipeline: Pipeline, make_options, embedder) -> None:  # type: ignore[no-untyped-def]
+    pipeline.add_documents([VOLCANO])
+    replica = Pipeline(make_options(), embedder=embedder)
+    assert replica.search("Sicily volcano", top_k=1)[0].passage.document_id == "volcano"
+    pipeline.add_documents([KIWI])
+
+    def sees_kiwi() -> bool:
+        return replica.search("flightless bird", top_k=1)[0].passage.document_id == "kiwi"
+
+    assert eventually(sees_kiwi)
+    pipeline.delete_document("volcano")
+    assert eventually(lambda: replica.stats()["documents"] == 1)
+    assert eventually(
+        lambda: all(h.passage.document_id != "volcano" for h in replica.search("Etna", top_k=5))
+    )
+    replica.close()
+
+
+@parametrised
+def test_long_documents_round_trip(pipeline: Pipeline) -> None:
+    paragraph = "نص عربي طويل عن تاريخ المدينة والأسواق القديمة فيها. " * 40
+    text = "\n\n".join(f"{n}: {paragraph}" for n in range(25))  # ~70k characters
+    pipeline.add_documents([Document(id="long", text=text, metadata={"k": "v"})])
+    info, stored = pipeline.get_document("long")
+    assert stored == text
+    assert info.chars == len(text) and info.metadata == {"k": "v"}
+
+
+# --------------------------------------------------------------------- the VectorIndex protocol
+@pytest.fixture(params=BACKENDS)
+def vector_index(request: pytest.FixtureRequest) -> VectorIndex:
+    if request.param == "faiss":
+        return FaissIndex(4)
+    from qa.store.milvus import MilvusIndex, connect
+
+    client = connect(request.getfixturevalue("milvus_uri"))
+    return MilvusIndex(client, f"v{next(_prefixes)}_{int(time.time())}", 4)
+
+
+def test_vector_index_add_search_replace_remove(vector_index: VectorIndex) -> None:
+    eye = np.eye(4, dtype=np.float32)
+    vector_index.add(np.array([10, 11, 12], np.int64), eye[:3])
+    assert len(vector_index) == 3
+    scores, ids = vector_index.search(eye[1:2], 2)
+    assert ids[0, 0] == 11 and scores[0, 0] == pytest.approx(1.0)
+    vector_index.remove(np.array([11], np.int64))
+    vector_index.add(np.array([13], np.int64), eye[1:2])  # the same vector under a new id
+    _, ids = vector_index.search(eye[1:2], 3)
+    assert ids[0, 0] == 13 and 11 not in ids[0]
+    vector_index.remove(np.array([10, 12, 13, 999], np.int64))
+    assert len(vector_index) == 0
+    _, ids = vector_index.search(eye[:1], 3)
+    assert not (ids >= 0).any()
+
+
+def test_milvus_refuses_an_index_built_with_another_model(milvus_uri: str) -> None:
+    from qa.store.milvus_catalog import CLAUSE_SLOTS, open_milvus
+
+    assert CLAUSE_SLOTS == UNIT_SLOTS
+    built = Manifest(embedder="model-a", dimension=4, normalizer="n1", chunking={})
+    open_milvus(milvus_uri, "mismatch", built).close()
+    other = Manifest(embedder="model-b", dimension=4, normalizer="n1", chunking={})
+    with pytest.raises(IndexMismatchError):
+        open_milvus(milvus_uri, "mismatch", other)
