@@ -10,6 +10,7 @@ import itertools
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -20,6 +21,7 @@ from qa.pipeline import Pipeline, PipelineOptions
 from qa.retrieve.hybrid import UNIT_SLOTS
 from qa.store.manifest import Manifest
 from qa.store.vectors import FaissIndex, VectorIndex
+from qa.text.chunk import ChunkingConfig, chunk_document
 
 BACKENDS = ["faiss", "milvus"]
 _prefixes = itertools.count()
@@ -147,14 +149,39 @@ def test_a_second_replica_sees_writes(pipeline: Pipeline, make_options, embedder
     replica.close()
 
 
-@parametrised
-def test_long_documents_round_trip(pipeline: Pipeline) -> None:
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_long_documents_round_trip(backend: str, tmp_path: Path, request) -> None:  # type: ignore[no-untyped-def]
+    from qa.store.catalog import Catalog, NewPassage
+
     paragraph = "نص عربي طويل عن تاريخ المدينة والأسواق القديمة فيها. " * 40
-    text = "\n\n".join(f"{n}: {paragraph}" for n in range(25))  # ~70k characters
-    pipeline.add_documents([Document(id="long", text=text, metadata={"k": "v"})])
-    info, stored = pipeline.get_document("long")
+    text = "\n\n".join(f"{n}: {paragraph}" for n in range(25))  # ~70k characters, 4+ parts
+    if backend == "faiss":
+        catalog: Any = Catalog(tmp_path / "c.sqlite3", 4)
+    else:
+        from qa.store.milvus_catalog import MilvusCatalog
+
+        uri = request.getfixturevalue("milvus_uri")
+        catalog = MilvusCatalog(uri, f"long{next(_prefixes)}_{int(time.time())}", 4)
+    document = Document(id="long", text=text, title="T", metadata={"k": "v"})
+    [passage] = chunk_document(
+        Document(id="long", text=paragraph), lambda t: len(t.split()), ChunkingConfig(1000)
+    )
+    vectors = np.eye(4, dtype=np.float32)
+    units = np.tile(vectors[1], (len(passage.sentences), 1))
+    removed, added = catalog.upsert(document, [NewPassage(passage, vectors[0], units)])
+    assert removed == [] and len(added) == 1
+    info, stored = catalog.document("long")
     assert stored == text
-    assert info.chars == len(text) and info.metadata == {"k": "v"}
+    assert (info.chars, info.metadata, info.title, info.passages) == (len(text), {"k": "v"}, "T", 1)
+    [back] = catalog.passages(added)
+    assert back.passage == passage
+    assert np.array_equal(back.vector, vectors[0]) and np.array_equal(back.unit_vectors, units)
+    shorter = Document(id="long", text="short now")
+    removed, _ = catalog.upsert(shorter, [NewPassage(passage, vectors[2], units)])
+    assert removed == added
+    assert catalog.document("long")[1] == "short now"
+    assert catalog.count() == (1, 1)
+    catalog.close()
 
 
 # --------------------------------------------------------------------- the VectorIndex protocol
@@ -193,3 +220,28 @@ def test_milvus_refuses_an_index_built_with_another_model(milvus_uri: str) -> No
     other = Manifest(embedder="model-b", dimension=4, normalizer="n1", chunking={})
     with pytest.raises(IndexMismatchError):
         open_milvus(milvus_uri, "mismatch", other)
+
+
+def test_settings_select_the_milvus_store(monkeypatch: pytest.MonkeyPatch, embedder) -> None:  # type: ignore[no-untyped-def]
+    from pydantic import ValidationError
+
+    from qa.config import Settings
+    from qa.errors import ConfigError
+    from qa.wiring import options_from_settings
+
+    monkeypatch.setenv("QA_VECTOR_STORE", "milvus")
+    monkeypatch.setenv("QA_MILVUS_URI", "/data/milvus.db")
+    monkeypatch.setenv("QA_MILVUS_COLLECTION", "news")
+    options = options_from_settings(Settings())
+    assert (options.vector_store, options.milvus_uri, options.milvus_collection) == (
+        "milvus",
+        "/data/milvus.db",
+        "news",
+    )
+    monkeypatch.setenv("QA_VECTOR_STORE", "elastic")
+    with pytest.raises(ValidationError):
+        Settings()
+    with pytest.raises(ConfigError, match="QA_MILVUS_URI"):
+        Pipeline(
+            PipelineOptions(index_dir=Path("unused"), vector_store="milvus"), embedder=embedder
+        )
