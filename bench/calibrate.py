@@ -119,7 +119,7 @@ def main() -> None:
         held_out.append(answer_accuracy(sub, model))
     weights = fit_listwise(data)
     model = ClauseModel(weights=tuple(round(float(v), 3) for v in weights), passages=base.passages)
-    x, y, _ = evidence_rows(halves, model)
+    x, y, langs = evidence_rows(halves, model)
     qfold = np.array([hash(i) % 2 for i in range(len(y))])
     abst = []
     for k in (0, 1):
@@ -133,6 +133,23 @@ def main() -> None:
             }
         )
     bias, w = fit_logistic(x, y)
+    p_all = 1 / (1 + np.exp(-(x @ w + bias)))
+    latin = np.array([lang in ("en", "fr", "de") for lang in langs])
+    thresholds = {}
+    for t in (0.2, 0.3, 0.35, 0.4, 0.5):
+        thresholds[t] = {
+            group: {
+                "negatives_abstained": round(float(np.mean(p_all[(y == 0) & m] < t)), 3),
+                "positives_answered": round(float(np.mean(p_all[(y == 1) & m] >= t)), 3),
+            }
+            for group, m in (("arabic", ~latin), ("cross-lingual", latin))
+        }
+    by_lang = {
+        group: answer_accuracy(
+            [a for a in full if (a.question.lang in ("en", "fr", "de")) == is_latin], model
+        )
+        for group, is_latin in (("arabic", False), ("cross-lingual", True))
+    }
     result = {
         "clause_features": FEATURES,
         "clause_weights": model.weights,
@@ -142,6 +159,8 @@ def main() -> None:
         "abstainer_bias": round(bias, 3),
         "abstainer_weights": [round(float(v), 3) for v in w],
         "abstention_held_out": abst,
+        "answer_accuracy_by_language": by_lang,
+        "abstention_by_threshold": thresholds,
         "examples": {"positives": int(y.sum()), "negatives": int(len(y) - y.sum())},
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
