@@ -11,6 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 from qa import __version__
 from qa.api.errors import install_error_handlers
 from qa.api.routes import ops, router
+from qa.api.web import web_router
 from qa.config import Settings
 from qa.pipeline import Pipeline
 from qa.wiring import pipeline_from_settings
@@ -39,4 +40,5 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
     install_error_handlers(app)
     app.include_router(router)
     app.include_router(ops)
+    app.include_router(web_router)
     return app
