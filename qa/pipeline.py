@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from qa.answer.abstain import Abstainer, gather_evidence
-from qa.answer.extractive import ClauseModel, choose_clause
+from qa.answer.extractive import ClauseModel, choose_clause, is_cross_script
 from qa.background import background_vectors
 from qa.domain import AskResult, Document, DocumentInfo, Hit
 from qa.embed.base import Embedder, make_embedder
@@ -222,7 +222,7 @@ class Pipeline:
         if choice is not None:
             background = float(np.mean(self._background @ vector))
             evidence = gather_evidence(choice, retrieval, background)
-            confidence = self._abstainer.probability(evidence)
+            confidence = self._abstainer.probability(evidence, is_cross_script(question, retrieval))
             if confidence >= self._abstainer.threshold:
                 answer = replace(choice.answer, score=confidence)
         timings.answer = time.perf_counter() - started
