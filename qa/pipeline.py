@@ -86,6 +86,7 @@ class Pipeline:
         if options.abstain_threshold is not None:
             abstainer = replace(abstainer, threshold=options.abstain_threshold)
         self._abstainer = abstainer
+        self.timing_listeners: list[Callable[[str, Timings], None]] = []
         self.refresh(force=True)
 
     # ----------------------------------------------------------------- loading
@@ -200,7 +201,9 @@ class Pipeline:
     ) -> list[Hit]:
         """Passages for a query, best first."""
         query = self._check_query(query, top_k)
-        retrieval, _ = self._retrieve(query, top_k, filters, Timings())
+        timings = Timings()
+        retrieval, _ = self._retrieve(query, top_k, filters, timings)
+        self._report("search", timings)
         return _hits(retrieval)
 
     def ask(
@@ -230,7 +233,12 @@ class Pipeline:
         if answer is not None and all(h.passage.id != answer.passage_id for h in hits):
             hits = hits[:-1] + [h for h in _hits(retrieval) if h.passage.id == answer.passage_id]
             hits = [Hit(h.passage, h.score, i + 1) for i, h in enumerate(hits)]
+        self._report("ask", timings)
         return AskResult(question, answer, hits, confidence)
+
+    def _report(self, operation: str, timings: Timings) -> None:
+        for listener in self.timing_listeners:
+            listener(operation, timings)
 
     def close(self) -> None:
         """Release the catalogue."""
