@@ -94,7 +94,9 @@ def test_models_lists_what_chat_accepts(client: TestClient) -> None:
     assert body["object"] == "list"
     ids = [m["id"] for m in body["data"]]
     for model in ids:
-        response = client.post("/v1/chat/completions", json={**_chat(ARABIC_QUESTION), "model": model})
+        response = client.post(
+            "/v1/chat/completions", json={**_chat(ARABIC_QUESTION), "model": model}
+        )
         assert response.status_code == 200, model
 
 
@@ -111,7 +113,9 @@ def test_models_lists_what_chat_accepts(client: TestClient) -> None:
     ],
 )
 def test_chat_rejects_bad_requests_with_json_errors(
-    client: TestClient, payload: dict, status: int  # type: ignore[type-arg]
+    client: TestClient,
+    payload: dict,
+    status: int,  # type: ignore[type-arg]
 ) -> None:
     response = client.post("/v1/chat/completions", json=payload)
     assert response.status_code == status, response.text
