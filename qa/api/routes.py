@@ -84,6 +84,9 @@ async def add_documents(
         documents = await _uploaded_documents(request, settings.max_upload_bytes)
     else:
         documents = _json_documents(await request.body())
+    if len(documents) > settings.max_documents_per_request:
+        limit = settings.max_documents_per_request
+        raise PayloadTooLargeError(f"more than {limit} documents in one request")
     results = await run_in_threadpool(pipeline.add_documents, documents)
     return AddDocumentsResponse(
         documents=[
