@@ -76,6 +76,7 @@ class RequestContextMiddleware:
                 scope["path"],
                 status,
                 extra={
+                    "request_id": request_id,
                     "method": scope["method"],
                     "path": scope["path"],
                     "route": route,
