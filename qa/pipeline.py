@@ -172,7 +172,7 @@ class Pipeline:
 
     def _check_query(self, text: str, top_k: int) -> str:
         text = text.strip()
-        if not text:
+        if not any(ch.isalnum() for ch in text):  # empty, whitespace, invisible or symbols only
             raise InvalidInputError("the question is empty")
         if len(text) > self.options.max_question_chars:
             raise InvalidInputError(

@@ -28,7 +28,12 @@ class ChatRequest(BaseModel):
     """POST /v1/chat/completions; sampling parameters the client may send are ignored."""
 
     model_config = ConfigDict(extra="ignore")
-    model: str = Field(..., max_length=200, description="One of the ids listed by /v1/models.")
+    model: str = Field(
+        ...,
+        max_length=200,
+        description="One of the ids listed by /v1/models (others get a 404).",
+        json_schema_extra={"enum": ["qa", "qa-extractive"]},
+    )
     messages: list[ChatMessage] = Field(..., min_length=1, max_length=1000)
     stream: bool = False
     top_k: int = Field(5, ge=1, description="Extension: how many sources to return (at most 50).")

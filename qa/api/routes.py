@@ -52,7 +52,15 @@ def search(body: SearchRequest, pipeline: PipelineDep) -> SearchResponse:
 _UPLOAD_DOC = {
     "requestBody": {
         "content": {
-            "application/json": {"schema": {"$ref": "#/components/schemas/AddDocumentsRequest"}},
+            "application/json": {
+                "schema": {
+                    k: v
+                    for k, v in AddDocumentsRequest.model_json_schema(
+                        ref_template="#/components/schemas/{model}"
+                    ).items()
+                    if k != "$defs"  # DocumentIn is a component already (PUT uses it)
+                }
+            },
             "multipart/form-data": {
                 "schema": {
                     "type": "object",
