@@ -13,6 +13,7 @@ import numpy as np
 
 from qa.answer.abstain import Abstainer, gather_evidence
 from qa.answer.extractive import ClauseModel, choose_clause
+from qa.answer.reader import SpanReader, narrow
 from qa.background import background_vectors
 from qa.domain import AskResult, Document, DocumentInfo, Hit
 from qa.embed.base import Embedder, make_embedder
@@ -37,6 +38,8 @@ class PipelineOptions:
     max_top_k: int = 50
     max_question_chars: int = 2000
     abstain_threshold: float | None = None
+    reader_model: str | None = None
+    reader_min_score: float = 0.3
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,11 @@ class Pipeline:
             abstainer = replace(abstainer, threshold=options.abstain_threshold)
         self._abstainer = abstainer
         self.timing_listeners: list[Callable[[str, Timings], None]] = []
+        self.reader: SpanReader | None = None
+        if options.reader_model:
+            from qa.answer.reader import load_reader
+
+            self.reader = load_reader(options.reader_model, options.device)
         self.refresh(force=True)
 
     # ----------------------------------------------------------------- loading
@@ -228,6 +236,9 @@ class Pipeline:
             confidence = self._abstainer.probability(evidence)
             if confidence >= self._abstainer.threshold:
                 answer = replace(choice.answer, score=confidence)
+        if answer is not None and self.reader is not None:
+            top = [c.passage for c in retrieval.candidates[: self._clause_model.passages]]
+            answer = narrow(answer, question, top, self.reader, self.options.reader_min_score)
         timings.answer = time.perf_counter() - started
         hits = _hits(retrieval)[:top_k]
         if answer is not None and all(h.passage.id != answer.passage_id for h in hits):
