@@ -56,4 +56,3 @@ def configure_logging(log_format: str, level: str) -> None:
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
     qa_logger.addHandler(handler)
-    qa_logger.propagate = False
