@@ -13,6 +13,7 @@ import numpy as np
 
 from qa.answer.abstain import Abstainer, gather_evidence
 from qa.answer.extractive import ClauseModel, choose_clause, is_cross_script
+from qa.answer.reader import SpanReader, narrow
 from qa.background import background_vectors
 from qa.domain import AskResult, Document, DocumentInfo, Hit
 from qa.embed.base import Embedder, make_embedder
@@ -37,6 +38,8 @@ class PipelineOptions:
     max_top_k: int = 50
     max_question_chars: int = 2000
     abstain_threshold: float | None = None
+    reader_model: str | None = None
+    reader_min_score: float = 0.3
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,12 @@ class Pipeline:
         if options.abstain_threshold is not None:
             abstainer = replace(abstainer, threshold=options.abstain_threshold)
         self._abstainer = abstainer
+        self.timing_listeners: list[Callable[[str, Timings], None]] = []
+        self.reader: SpanReader | None = None
+        if options.reader_model:
+            from qa.answer.reader import load_reader
+
+            self.reader = load_reader(options.reader_model, options.device)
         self.refresh(force=True)
 
     # ----------------------------------------------------------------- loading
@@ -171,7 +180,7 @@ class Pipeline:
 
     def _check_query(self, text: str, top_k: int) -> str:
         text = text.strip()
-        if not text:
+        if not any(ch.isalnum() for ch in text):  # empty, whitespace, invisible or symbols only
             raise InvalidInputError("the question is empty")
         if len(text) > self.options.max_question_chars:
             raise InvalidInputError(
@@ -200,7 +209,9 @@ class Pipeline:
     ) -> list[Hit]:
         """Passages for a query, best first."""
         query = self._check_query(query, top_k)
-        retrieval, _ = self._retrieve(query, top_k, filters, Timings())
+        timings = Timings()
+        retrieval, _ = self._retrieve(query, top_k, filters, timings)
+        self._report("search", timings)
         return _hits(retrieval)
 
     def ask(
@@ -225,12 +236,20 @@ class Pipeline:
             confidence = self._abstainer.probability(evidence, is_cross_script(question, retrieval))
             if confidence >= self._abstainer.threshold:
                 answer = replace(choice.answer, score=confidence)
+        if answer is not None and self.reader is not None:
+            top = [c.passage for c in retrieval.candidates[: self._clause_model.passages]]
+            answer = narrow(answer, question, top, self.reader, self.options.reader_min_score)
         timings.answer = time.perf_counter() - started
         hits = _hits(retrieval)[:top_k]
         if answer is not None and all(h.passage.id != answer.passage_id for h in hits):
             hits = hits[:-1] + [h for h in _hits(retrieval) if h.passage.id == answer.passage_id]
             hits = [Hit(h.passage, h.score, i + 1) for i, h in enumerate(hits)]
+        self._report("ask", timings)
         return AskResult(question, answer, hits, confidence)
+
+    def _report(self, operation: str, timings: Timings) -> None:
+        for listener in self.timing_listeners:
+            listener(operation, timings)
 
     def close(self) -> None:
         """Release the catalogue."""

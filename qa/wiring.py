@@ -15,6 +15,8 @@ def options_from_settings(settings: Settings) -> PipelineOptions:
         max_top_k=settings.max_top_k,
         max_question_chars=settings.max_question_chars,
         abstain_threshold=settings.abstain_threshold,
+        reader_model=settings.reader_model,
+        reader_min_score=settings.reader_min_score,
     )
 
 

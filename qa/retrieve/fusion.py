@@ -28,7 +28,8 @@ def standardise(values: Floats) -> Floats:
     spread = float(values.std())
     if spread <= 1e-9:
         return np.zeros(len(values))
-    return (values - values.mean()) / spread
+    scaled: Floats = (values - values.mean()) / spread
+    return scaled
 
 
 def fuse(signals: Mapping[str, Floats], weights: Mapping[str, float]) -> Floats:
