@@ -21,7 +21,7 @@ from qa.errors import IndexNotReadyError, InvalidInputError, NotFoundError
 from qa.retrieve.hybrid import HybridIndex, Retrieval
 from qa.store.catalog import Catalog, NewPassage
 from qa.store.manifest import Manifest, read_manifest, write_manifest
-from qa.text.chunk import ChunkingConfig, chunk_document
+from qa.text.chunk import ChunkingConfig, chunk_document, with_title
 from qa.text.normalize import NORMALIZER_VERSION
 
 CATALOG_NAME = "catalog.sqlite3"
@@ -141,7 +141,7 @@ class Pipeline:
         passages = chunk_document(document, self.embedder.count_tokens, self.options.chunking)
         if not passages:
             raise InvalidInputError(f"document {document.id!r} has no text to index")
-        vectors = self.embedder.embed_passages([f"{p.title}\n{p.text}".strip() for p in passages])
+        vectors = self.embedder.embed_passages([with_title(p) for p in passages])
         unit_texts = [p.text[s.start : s.end] for p in passages for s in p.sentences]
         unit_vectors = self.embedder.embed_passages(unit_texts)
         new: list[NewPassage] = []

