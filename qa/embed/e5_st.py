@@ -110,7 +110,7 @@ class BundledE5Embedder:
         cache_dir: Path,
         device: str | None = None,
         *,
-        batch_tokens: int = 8192,
+        batch_tokens: int = 4096,
         batch_size: int = 64,
     ) -> None:
         import torch
