@@ -52,9 +52,9 @@ class Abstainer:
     things when question and passages share no words.
     """
 
-    same_script: Logistic = Logistic(-56.695, (2.469, 27.94, 37.913, 1.946, -0.031, 0.29))
-    cross_script: Logistic = Logistic(-24.648, (25.596, 0.699, 27.226, 2.978, 1.579, 0.841))
-    threshold: float = 0.35
+    same_script: Logistic = Logistic(-55.285, (2.555, 26.454, 37.738, 2.473, -0.284, 0.297))
+    cross_script: Logistic = Logistic(-25.822, (27.12, -1.751, 31.045, 5.955, 1.478, 0.763))
+    threshold: float = 0.2
 
     def probability(self, evidence: Evidence, cross_script: bool) -> float:
         """Probability that the answer is supported by the indexed text."""

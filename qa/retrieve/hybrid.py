@@ -19,7 +19,7 @@ from qa.text.normalize import tokens
 
 UNIT_SLOTS = 1 << 12  # clause ids are rid * UNIT_SLOTS + clause number
 CANDIDATES = 50
-WEIGHTS = {"dense": 1.0, "clause": 1.0, "lexical": 1.0}
+WEIGHTS = {"dense": 1.0, "clause": 0.5, "lexical": 0.7}
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from qa.text.normalize import normalize
+
 # A sentence ends at . ? ! ؟ ؛ (or a line break) followed by space or the end of the text.
 # A period between digits (3.5) or after a single Latin letter (U.S.) does not end one.
 _SENTENCE_END = re.compile(r"(?<!\b[A-Za-z])[.!?؟؛…]+[\"'”»)\]]*(?=\s|$)|\n+")
@@ -146,8 +148,26 @@ def _cut_sentence(text: str, sentence: Span, max_words: int) -> list[Span]:
     return merged
 
 
+# Words that usually open a new clause: a long sentence without commas is cut before one of
+# them when one lies near the even cut point, rather than in the middle of a phrase.
+CLAUSE_OPENERS = frozenset(
+    normalize(word)
+    for word in (
+        "بشأن حيث الذي التي الذين اللاتي والتي والذي والذين وهو وهي وهم لكن ولكن بينما إذ "
+        "كما عندما ثم لأن بسبب رغم بعد قبل منذ "
+        "which who whom whose that because while although though but where when after before "
+        "since qui que dont où mais car lorsque quand parce pendant après avant "
+        "weil dass aber während obwohl nachdem bevor wobei"
+    ).split()
+)
+OPENER_REACH = 6
+
+
 def _even_word_chunks(text: str, span: Span, max_words: int) -> list[Span]:
-    """Split a span into the fewest runs of words of near-equal length, each <= max_words."""
+    """Split a span into the fewest runs of near-equal length, each <= max_words words.
+
+    Each cut moves to the nearest clause-opening word within reach, when there is one.
+    """
     words = [
         Span(span.start + m.start(), span.start + m.end())
         for m in _WORD.finditer(text[span.start : span.end])
@@ -156,10 +176,24 @@ def _even_word_chunks(text: str, span: Span, max_words: int) -> list[Span]:
         return [span]
     count = -(-len(words) // max_words)
     size = -(-len(words) // count)
-    return [
-        Span(words[i].start, words[min(i + size, len(words)) - 1].end)
-        for i in range(0, len(words), size)
-    ]
+    cuts = [0]
+    for ideal in range(size, len(words), size):
+        cut = _nearest_opener(text, words, ideal, cuts[-1], max_words)
+        cuts.append(cut)
+    cuts.append(len(words))
+    return [Span(words[a].start, words[b - 1].end) for a, b in itertools.pairwise(cuts) if b > a]
+
+
+def _nearest_opener(text: str, words: list[Span], ideal: int, previous: int, max_words: int) -> int:
+    """The word index to cut before: the opener nearest to `ideal`, else `ideal` itself."""
+    for distance in range(OPENER_REACH + 1):
+        for cut in (ideal - distance, ideal + distance):
+            if not previous < cut < len(words) or cut - previous > max_words:
+                continue
+            word = text[words[cut].start : words[cut].end].strip("“”\"'«»()،,")
+            if normalize(word) in CLAUSE_OPENERS:
+                return cut
+    return ideal
 
 
 def windows(
