@@ -144,8 +144,11 @@ class BundledE5Embedder:
             if self._loaded:
                 return
             import torch
+            import transformers
             from sentence_transformers import SentenceTransformer
             from tokenizers import Tokenizer
+
+            transformers.logging.disable_progress_bar()
 
             folder = bundled_model_path(self._cache_dir)
             cuda = torch.cuda.is_available()

@@ -14,6 +14,7 @@ from qa.text.normalize import normalize
 _SENTENCE_END = re.compile(r"(?<!\b[A-Za-z])[.!?؟؛…]+[\"'”»)\]]*(?=\s|$)|\n+")
 _CLAUSE_BREAK = re.compile(r"[،,;:]\s+|\s[–—-]\s")
 _BLANK_LINE = re.compile(r"\n[ \t\r\f\v]*\n")
+_LINE_BREAK = re.compile(r"\n")
 _WORD = re.compile(r"\S+")
 
 HEADING_MAX_WORDS = 14
@@ -47,13 +48,12 @@ def _trimmed(text: str, start: int, end: int) -> Span | None:
     return Span(start, end) if start < end else None
 
 
-def paragraphs(text: str) -> list[Span]:
-    """Paragraph spans: split on blank lines, or on line breaks when the text has no blank line."""
-    separator = _BLANK_LINE if _BLANK_LINE.search(text) else re.compile(r"\n")
+def _pieces(text: str, separator: re.Pattern[str], keep_separator: bool) -> list[Span]:
+    """Trimmed, non-empty spans between separator matches (each match ends a piece)."""
     spans: list[Span] = []
     start = 0
     for match in separator.finditer(text):
-        span = _trimmed(text, start, match.start())
+        span = _trimmed(text, start, match.end() if keep_separator else match.start())
         if span:
             spans.append(span)
         start = match.end()
@@ -61,6 +61,12 @@ def paragraphs(text: str) -> list[Span]:
     if span:
         spans.append(span)
     return spans
+
+
+def paragraphs(text: str) -> list[Span]:
+    """Paragraph spans: split on blank lines, or on line breaks when the text has no blank line."""
+    separator = _BLANK_LINE if _BLANK_LINE.search(text) else _LINE_BREAK
+    return _pieces(text, separator, keep_separator=False)
 
 
 def is_heading(line: str) -> bool:
@@ -93,17 +99,7 @@ def blocks(text: str) -> list[Block]:
 
 def sentences(text: str) -> list[Span]:
     """Sentence spans of a text; the end punctuation stays with its sentence."""
-    spans: list[Span] = []
-    start = 0
-    for match in _SENTENCE_END.finditer(text):
-        span = _trimmed(text, start, match.end())
-        if span:
-            spans.append(span)
-        start = match.end()
-    span = _trimmed(text, start, len(text))
-    if span:
-        spans.append(span)
-    return spans
+    return _pieces(text, _SENTENCE_END, keep_separator=True)
 
 
 def _word_count(text: str) -> int:
