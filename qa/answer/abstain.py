@@ -52,8 +52,8 @@ class Abstainer:
     things when question and passages share no words.
     """
 
-    same_script: Logistic = Logistic(-55.285, (2.555, 26.454, 37.738, 2.473, -0.284, 0.297))
-    cross_script: Logistic = Logistic(-25.822, (27.12, -1.751, 31.045, 5.955, 1.478, 0.763))
+    same_script: Logistic = Logistic(-55.356, (2.164, 26.423, 37.904, 2.471, -0.328, 0.305))
+    cross_script: Logistic = Logistic(-26.881, (26.315, -0.145, 30.759, 6.246, 1.467, 0.827))
     threshold: float = 0.2
 
     def probability(self, evidence: Evidence, cross_script: bool) -> float:

@@ -43,29 +43,29 @@ class ClauseModel:
     """
 
     same_script: tuple[float, ...] = (
-        21.01,
-        -1.967,
-        4.604,
-        1.689,
-        20.918,
-        2.724,
-        2.016,
-        36.96,
-        -3.479,
+        22.579,
+        -3.839,
+        4.654,
+        1.681,
+        24.419,
+        2.714,
+        2.2,
+        37.856,
+        -3.333,
     )
     cross_script: tuple[float, ...] = (
-        34.078,
-        20.502,
-        -3.036,
-        -4.11,
-        29.313,
-        1.382,
-        6.377,
-        45.826,
-        -2.032,
+        43.549,
+        11.816,
+        -3.142,
+        -3.928,
+        25.8,
+        1.316,
+        6.393,
+        40.604,
+        -2.423,
     )
     passages: int = 4
-    max_words: int = 36
+    max_words: int = 37
 
     def __post_init__(self) -> None:
         for weights in (self.same_script, self.cross_script):
