@@ -49,3 +49,9 @@ class ConfigError(QAError):
     """A setting or optional dependency is missing or wrong."""
 
     code = "config_error"
+
+
+class IndexCorruptError(IndexMismatchError):
+    """The index on disk is inconsistent and could not be repaired from its catalogue."""
+
+    code = "index_corrupt"

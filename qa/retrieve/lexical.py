@@ -21,6 +21,19 @@ class LexicalIndex:
         self._bm25: bm25s.BM25 | None = None
         self._df: Counter[str] = Counter()
 
+    @classmethod
+    def from_tokens(cls, tokens_by_rid: dict[int, list[str]]) -> LexicalIndex:
+        """An index over already tokenised passages (from a snapshot)."""
+        index = cls()
+        index._tokens = tokens_by_rid
+        for tokens in tokens_by_rid.values():
+            index._df.update(set(tokens))
+        return index
+
+    def tokens_by_rid(self) -> dict[int, list[str]]:
+        """The tokens of every passage (shared, not copied: pickle it under the owner's lock)."""
+        return self._tokens
+
     def add(self, rid: int, tokens: list[str]) -> None:
         """Index a passage's tokens under its row id."""
         self._tokens[rid] = tokens
