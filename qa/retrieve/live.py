@@ -66,6 +66,7 @@ class LiveIndex:
 
     def rebuild(self) -> HybridIndex:
         """A fresh view of every committed passage, read from SQLite in one snapshot."""
+        self.catalog_id = self.catalog.identity()
         view = HybridIndex(self.dim)
         for generation, chunk in self.catalog.scan():
             view.apply((), chunk, generation)
@@ -74,7 +75,7 @@ class LiveIndex:
 
     def _catch_up(self, view: HybridIndex) -> bool:
         delta = self.catalog.delta(view.generation)
-        if delta.full:
+        if delta.full or delta.catalog_id != self.catalog_id:  # restored from a backup
             return False
         view.apply(delta.removed, delta.added, delta.generation)
         return True

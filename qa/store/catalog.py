@@ -76,6 +76,7 @@ class Delta:
     removed: list[int]
     added: list[StoredPassage]
     full: bool = False
+    catalog_id: str = ""
 
 
 class Catalog:
@@ -214,8 +215,10 @@ class Catalog:
         """Changes committed after generation `since`, read in one consistent snapshot."""
         with self._snapshot() as conn:
             generation = self._generation(conn)
+            row = conn.execute("SELECT value FROM meta WHERE key = 'catalog_id'").fetchone()
+            catalog_id = "" if row is None else str(row[0])
             if since > generation:  # the catalogue was replaced under us: start over
-                return Delta(generation, [], [], full=True)
+                return Delta(generation, [], [], full=True, catalog_id=catalog_id)
             log = conn.execute(
                 "SELECT op, rid FROM changes WHERE generation > ? ORDER BY generation", (since,)
             ).fetchall()
@@ -223,7 +226,7 @@ class Catalog:
             gone = set(removed)
             fresh = sorted({int(rid) for op, rid in log if op == ADD} - gone)
             added = [self._stored(r) for r in self._rows(conn, fresh)]
-        return Delta(generation, removed, added)
+        return Delta(generation, removed, added, catalog_id=catalog_id)
 
     def scan(self, chunk: int = 5000) -> Iterator[tuple[int, list[StoredPassage]]]:
         """Every passage, in chunks, from one snapshot: (its generation, passages) pairs."""
