@@ -175,7 +175,7 @@ class HybridIndex:
                 clauses=self._clauses.serialize(),
                 specs=(self._dense.spec, self._clauses.spec),
                 state=pickle.dumps(
-                    (self._passages, self._units, self._lexical.tokens_by_rid()),
+                    (self._passages, self._units, self._lexical.state()),
                     protocol=pickle.HIGHEST_PROTOCOL,
                 ),
             )
@@ -188,7 +188,7 @@ class HybridIndex:
         index._clauses = FaissIndex(dim, data.specs[1], faiss.deserialize_index(data.clauses))
         passages, units, lexical = pickle.loads(data.state)
         index._passages, index._units = passages, units
-        index._lexical = LexicalIndex.from_tokens(lexical)
+        index._lexical = LexicalIndex.from_state(lexical)
         index.generation = data.generation
         return index
 
