@@ -22,7 +22,7 @@ Matrix = npt.NDArray[np.float32]
 
 EXACT_LIMIT = 200_000  # vectors: exact search below, IVF from here on
 TRAIN_PER_LIST = 40  # training vectors per inverted list (FAISS warns below 39)
-DEFAULT_NPROBE = 48  # lists probed per query: recall@10 >= 0.95 at 1M (bench/vector_index.py)
+PROBE_SHARE = 16  # probe nlist/16 lists: recall@10 0.95 at 1M (bench/vector_index.py)
 
 
 @dataclass(frozen=True)
@@ -39,14 +39,12 @@ class IndexSpec:
         return asdict(self)
 
 
-def choose_spec(
-    count: int, fp16: bool = False, exact_limit: int = EXACT_LIMIT, nprobe: int = DEFAULT_NPROBE
-) -> IndexSpec:
+def choose_spec(count: int, fp16: bool = False, exact_limit: int = EXACT_LIMIT) -> IndexSpec:
     """Exact search while small; IVF with ~4·sqrt(n) lists (a power of two) above the limit."""
     if count < exact_limit:
         return IndexSpec("flat", fp16=fp16)
     nlist = 1 << max(8, round(math.log2(4 * math.sqrt(count))))
-    return IndexSpec("ivf", nlist=nlist, nprobe=min(nprobe, nlist), fp16=fp16)
+    return IndexSpec("ivf", nlist=nlist, nprobe=max(32, nlist // PROBE_SHARE), fp16=fp16)
 
 
 class VectorIndex(Protocol):
