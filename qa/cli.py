@@ -107,6 +107,11 @@ def _remove_index(directory: Path) -> None:
 
     for name in (CATALOG_NAME, f"{CATALOG_NAME}-wal", f"{CATALOG_NAME}-shm", MANIFEST_NAME):
         (directory / name).unlink(missing_ok=True)
+    import shutil
+
+    from qa.store.snapshot import FOLDER
+
+    shutil.rmtree(directory / FOLDER, ignore_errors=True)
 
 
 @app.command()
@@ -223,6 +228,33 @@ def delete(
     """Delete a document and its passages from the index."""
     _pipeline(index_dir).delete_document(document_id)
     console.print(f"Deleted {document_id}.")
+
+
+@app.command(name="export")
+def export_command(
+    target: Annotated[Path, typer.Argument(help="New folder to write the backup into.")],
+    index_dir: IndexDir = None,
+) -> None:
+    """Back up the index to a folder: a consistent copy, safe while servers are running."""
+    from qa.store.backup import export_index
+
+    export_index(_settings(index_dir).index_dir, target)
+    console.print(f"Exported the index to {target}.")
+
+
+@app.command(name="import")
+def import_command(
+    source: Annotated[Path, typer.Argument(help="A folder written by `qa export`.")],
+    index_dir: IndexDir = None,
+    replace: Annotated[
+        bool, typer.Option("--replace", help="Overwrite an existing index.")
+    ] = False,
+) -> None:
+    """Restore an index from a `qa export` folder (running servers pick it up)."""
+    from qa.store.backup import import_index
+
+    import_index(source, _settings(index_dir).index_dir, replace=replace)
+    console.print(f"Imported {source} into {_settings(index_dir).index_dir}.")
 
 
 @app.command(name="eval")

@@ -61,3 +61,9 @@ class PermissionDeniedError(QAError):
     """A valid API key that may not do this (a read-only key on a write)."""
 
     code = "forbidden"
+
+
+class IndexCorruptError(IndexMismatchError):
+    """The index on disk is inconsistent and could not be repaired from its catalogue."""
+
+    code = "index_corrupt"

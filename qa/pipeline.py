@@ -19,6 +19,7 @@ from qa.domain import AskResult, Document, DocumentInfo, Hit
 from qa.embed.base import Embedder, make_embedder
 from qa.errors import IndexNotReadyError, InvalidInputError, NotFoundError
 from qa.retrieve.hybrid import HybridIndex, Retrieval
+from qa.retrieve.live import LiveIndex
 from qa.store.catalog import Catalog, NewPassage
 from qa.store.manifest import Manifest, read_manifest, write_manifest
 from qa.text.chunk import ChunkingConfig, chunk_document, with_title
@@ -84,9 +85,8 @@ class Pipeline:
         if existing is None:
             write_manifest(options.index_dir, self.manifest)
         self._write_lock = threading.Lock()
-        self._index = HybridIndex(self.embedder.dim)
-        self._version = -1
-        self._refresh_lock = threading.Lock()
+        self._live = LiveIndex(options.index_dir, self.catalog, self.embedder.dim)
+        self._record_index_kind()
         self._background = background_vectors(self.embedder, options.index_dir)
         self._clause_model = ClauseModel()
         abstainer = Abstainer()
@@ -99,21 +99,22 @@ class Pipeline:
             from qa.answer.reader import load_reader
 
             self.reader = load_reader(options.reader_model, options.device)
-        self.refresh(force=True)
 
     # ----------------------------------------------------------------- loading
     def refresh(self, force: bool = False) -> None:
-        """Rebuild the in-memory view when another process has committed changes."""
-        version = self.catalog.data_version()
-        if not force and version == self._version:
-            return
-        with self._refresh_lock:
-            if not force and version == self._version:
-                return
-            index = HybridIndex(self.embedder.dim)
-            index.add(self.catalog.passages())
-            self._index = index
-            self._version = version
+        """Apply the changes other processes committed since this view's generation."""
+        self._live.refresh(force)
+        self._record_index_kind()
+
+    @property
+    def _index(self) -> HybridIndex:
+        return self._live.view
+
+    def _record_index_kind(self) -> None:
+        kinds = self._index.specs
+        if self.manifest.vector_index != kinds:
+            self.manifest = replace(self.manifest, vector_index=kinds)
+            write_manifest(self.options.index_dir, self.manifest)
 
     @property
     def ready(self) -> bool:
@@ -154,11 +155,9 @@ class Pipeline:
             n = len(p.sentences)
             new.append(NewPassage(p, vector, unit_vectors[offset : offset + n]))
             offset += n
-        with self._write_lock:
-            removed, added = self.catalog.upsert(document, new)
-            self._index.remove(removed)
-            self._index.add(self.catalog.passages(added))
-            self._version = self.catalog.data_version()
+        with self._write_lock:  # embedding above stays outside every lock
+            removed, _ = self.catalog.upsert(document, new)
+            self.refresh(force=True)  # committed: now visible here, and to others on next read
         return AddResult(document.id, len(passages), replaced=bool(removed))
 
     def delete_document(self, document_id: str) -> None:
@@ -167,8 +166,7 @@ class Pipeline:
             removed = self.catalog.delete(document_id)
             if removed is None:
                 raise NotFoundError(f"no document with id {document_id!r}")
-            self._index.remove(removed)
-            self._version = self.catalog.data_version()
+            self.refresh(force=True)
 
     # ----------------------------------------------------------------- reading
     def list_documents(self, offset: int = 0, limit: int | None = None) -> list[DocumentInfo]:
@@ -253,7 +251,8 @@ class Pipeline:
             listener(operation, timings)
 
     def close(self) -> None:
-        """Release the catalogue."""
+        """Leave a snapshot for a fast next start, then release the catalogue."""
+        self._live.close()
         self.catalog.close()
 
 

@@ -148,7 +148,7 @@ class BundledE5Embedder:
             from sentence_transformers import SentenceTransformer
             from tokenizers import Tokenizer
 
-            transformers.logging.disable_progress_bar()
+            transformers.logging.disable_progress_bar()  # type: ignore[no-untyped-call]
 
             folder = bundled_model_path(self._cache_dir)
             cuda = torch.cuda.is_available()
