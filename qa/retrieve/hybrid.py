@@ -207,17 +207,17 @@ class HybridIndex:
             if not self._passages:
                 return Retrieval([], query_tokens, 0.0)
             weight = lexical_weight(query_tokens, self._lexical.document_frequency)
-            rids = self._candidate_rids(query_tokens, vector, weight, filters, top_k)
+            bm25 = self._lexical.scores(query_tokens) if weight > 0 else {}
+            rids = self._candidate_rids(bm25, vector, filters, top_k)
             if not rids:
                 return Retrieval([], query_tokens, weight)
-            candidates = self._score(rids, query_tokens, vector, weight)
+            candidates = self._score(rids, bm25, vector, weight)
         return Retrieval(candidates[:top_k], query_tokens, weight)
 
     def _candidate_rids(
         self,
-        query_tokens: list[str],
+        bm25: dict[int, float],
         vector: Matrix,
-        weight: float,
         filters: Mapping[str, Any] | None,
         top_k: int,
     ) -> list[int]:
@@ -229,26 +229,18 @@ class HybridIndex:
         found.update(int(i) for i in dense_ids[0] if i >= 0)
         _, unit_ids = self._clauses.search(vector[None, :], n * 2)
         found.update(int(i) // UNIT_SLOTS for i in unit_ids[0] if i >= 0)
-        if weight > 0:
-            rids, scores = self._lexical.scores(query_tokens)
-            for j in np.argsort(-scores)[:n]:
-                if scores[j] > 0:
-                    found.add(rids[j])
+        found.update(sorted(bm25, key=bm25.__getitem__, reverse=True)[:n])
         return sorted(found & self._passages.keys())
 
     def _score(
-        self, rids: list[int], query_tokens: list[str], vector: Matrix, weight: float
+        self, rids: list[int], bm25: dict[int, float], vector: Matrix, weight: float
     ) -> list[Candidate]:
         dense = (self._dense.reconstruct(np.array(rids, dtype=np.int64)) @ vector).astype(
             np.float64
         )
         unit_scores = [u @ vector for u in self._unit_vectors(rids)]
         clause = np.array([float(u.max()) if len(u) else -1.0 for u in unit_scores])
-        lexical = np.zeros(len(rids))
-        if weight > 0:
-            all_rids, all_scores = self._lexical.scores(query_tokens)
-            position = {rid: j for j, rid in enumerate(all_rids)}
-            lexical = np.array([all_scores[position[r]] for r in rids], dtype=np.float64)
+        lexical = np.array([bm25.get(r, 0.0) for r in rids], dtype=np.float64)
         signals: dict[str, Floats] = {"dense": dense, "clause": clause}
         weights = dict(WEIGHTS)
         if weight > 0 and lexical.max() > 0:

@@ -52,7 +52,13 @@ class LexicalIndex:
         """How many passages contain each token."""
         return self._df
 
-    def scores(self, query_tokens: Sequence[str]) -> tuple[list[int], Floats]:
+    def scores(self, query_tokens: Sequence[str]) -> dict[int, float]:
+        """BM25 score of every passage that matches at least one query term, by row id."""
+        rids, values = self._all_scores(query_tokens)
+        hits = np.flatnonzero(values > 0)
+        return {rids[j]: float(values[j]) for j in hits}
+
+    def _all_scores(self, query_tokens: Sequence[str]) -> tuple[list[int], Floats]:
         """(row ids, BM25 score of each) for every indexed passage."""
         if not self._tokens:
             return [], np.zeros(0)
