@@ -24,8 +24,14 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from features import Asked, ask_all, half, open_index
 
-from qa.answer.abstain import EVIDENCE, gather_evidence
-from qa.answer.extractive import FEATURES, ClauseModel, choose_clause, clause_table
+from qa.answer.abstain import EVIDENCE, Logistic, gather_evidence
+from qa.answer.extractive import (
+    FEATURES,
+    ClauseModel,
+    choose_clause,
+    clause_table,
+    is_cross_script,
+)
 from qa.evaluate import answer_correct
 
 
@@ -76,11 +82,9 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1e-2) -> tuple[float,
     return b - float(raw @ mu), raw
 
 
-def evidence_rows(
-    asked: list[Asked], model: ClauseModel
-) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Abstainer features, labels (in corpus) and question languages."""
-    rows, labels, langs = [], [], []
+def evidence_rows(asked: list[Asked], model: ClauseModel) -> tuple[np.ndarray, np.ndarray]:
+    """Abstainer features and labels (1 = the question's document is in the index)."""
+    rows, labels = [], []
     for a in asked:
         if not a.retrieval.candidates:
             continue
@@ -89,8 +93,48 @@ def evidence_rows(
             continue
         rows.append(gather_evidence(choice, a.retrieval, a.background).as_row())
         labels.append(1.0 if a.in_corpus and a.question.answerable else 0.0)
-        langs.append(a.question.lang)
-    return np.array(rows), np.array(labels), langs
+    return np.array(rows), np.array(labels)
+
+
+def split_halves(n: int) -> list[np.ndarray]:
+    """Two random halves of range(n) (fixed seed)."""
+    order = np.random.default_rng(0).permutation(n)
+    return [order[: n // 2], order[n // 2 :]]
+
+
+def fit_clause_model(asked: list[Asked], passages: int) -> tuple[tuple[float, ...], list[float]]:
+    """Listwise clause weights for a group of questions, and their held-out accuracies."""
+    answerable = [a for a in asked if a.question.answerable and a.retrieval.candidates]
+    data = clause_data(answerable, passages)
+    held_out = []
+    for train, test in (split_halves(len(data)), split_halves(len(data))[::-1]):
+        w = tuple(float(v) for v in fit_listwise([data[i] for i in train]))
+        model = ClauseModel(same_script=w, cross_script=w, passages=passages)
+        held_out.append(answer_accuracy([answerable[i] for i in test], model))
+    weights = tuple(round(float(v), 3) for v in fit_listwise(data))
+    return weights, held_out
+
+
+def fit_abstainer(x: np.ndarray, y: np.ndarray) -> tuple[Logistic, dict[str, object]]:
+    """A logistic abstainer for one group, with held-out rates at several thresholds."""
+    probabilities = np.zeros(len(y))
+    for train, test in (split_halves(len(y)), split_halves(len(y))[::-1]):
+        b, w = fit_logistic(x[train], y[train])
+        probabilities[test] = 1 / (1 + np.exp(-(x[test] @ w + b)))
+    table = {
+        str(t): {
+            "negatives_abstained": round(float(np.mean(probabilities[y == 0] < t)), 3),
+            "positives_answered": round(float(np.mean(probabilities[y == 1] >= t)), 3),
+        }
+        for t in (0.2, 0.3, 0.4, 0.5, 0.6)
+    }
+    bias, w = fit_logistic(x, y)
+    model = Logistic(round(bias, 3), tuple(round(float(v), 3) for v in w))
+    return model, {
+        "held_out_by_threshold": table,
+        "positives": int(y.sum()),
+        "negatives": int(len(y) - y.sum()),
+    }
 
 
 def main() -> None:
@@ -106,52 +150,38 @@ def main() -> None:
         pipeline, questions, owner, docs - part_a
     )
     base = ClauseModel()
-    data = clause_data(full, base.passages)
-    rng = np.random.default_rng(0)
-    order = rng.permutation(len(data))
-    folds = [order[: len(order) // 2], order[len(order) // 2 :]]
-    held_out = []
-    for k in (0, 1):
-        w = fit_listwise([data[i] for i in folds[k]])
-        model = ClauseModel(weights=tuple(float(v) for v in w), passages=base.passages)
-        test_ids = {full_answerable_ids(full)[i] for i in folds[1 - k]}
-        sub = [a for a in full if a.question.id in test_ids]
-        held_out.append(answer_accuracy(sub, model))
-    weights = fit_listwise(data)
-    model = ClauseModel(weights=tuple(round(float(v), 3) for v in weights), passages=base.passages)
-    x, y, _ = evidence_rows(halves, model)
-    qfold = np.array([hash(i) % 2 for i in range(len(y))])
-    abst = []
-    for k in (0, 1):
-        b, w = fit_logistic(x[qfold == k], y[qfold == k])
-        p = 1 / (1 + np.exp(-(x[qfold != k] @ w + b)))
-        yy = y[qfold != k]
-        abst.append(
-            {
-                "negatives_abstained": float(np.mean(p[yy == 0] < 0.5)),
-                "positives_answered": float(np.mean(p[yy == 1] >= 0.5)),
-            }
+    groups = {"same_script": False, "cross_script": True}
+    clause_weights, report = {}, {}
+    for name, cross in groups.items():
+        members = [a for a in full if is_cross_script(a.question.question, a.retrieval) == cross]
+        clause_weights[name], held_out = fit_clause_model(members, base.passages)
+        report[name] = {"questions": len(members), "answer_accuracy_held_out": held_out}
+    model = ClauseModel(
+        same_script=clause_weights["same_script"],
+        cross_script=clause_weights["cross_script"],
+        passages=base.passages,
+        max_words=base.max_words,
+    )
+    abstainers = {}
+    for name, cross in groups.items():
+        members = [a for a in halves if is_cross_script(a.question.question, a.retrieval) == cross]
+        x, y = evidence_rows(members, model)
+        abstainers[name], report[name]["abstention"] = fit_abstainer(x, y)
+        report[name]["answer_accuracy_full"] = answer_accuracy(
+            [a for a in full if is_cross_script(a.question.question, a.retrieval) == cross], model
         )
-    bias, w = fit_logistic(x, y)
     result = {
         "clause_features": FEATURES,
-        "clause_weights": model.weights,
-        "answer_accuracy_held_out": held_out,
-        "answer_accuracy_full": answer_accuracy(full, model),
         "evidence": EVIDENCE,
-        "abstainer_bias": round(bias, 3),
-        "abstainer_weights": [round(float(v), 3) for v in w],
-        "abstention_held_out": abst,
-        "examples": {"positives": int(y.sum()), "negatives": int(len(y) - y.sum())},
+        "clause_model": {k: list(v) for k, v in clause_weights.items()},
+        "abstainer": {
+            k: {"bias": v.bias, "weights": list(v.weights)} for k, v in abstainers.items()
+        },
+        "report": report,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
     print(json.dumps(result, indent=2))
-
-
-def full_answerable_ids(full: list[Asked]) -> list[str]:
-    """Ids of the questions clause_data keeps, in its order."""
-    return [a.question.id for a in full if a.question.answerable and a.retrieval.candidates]
 
 
 def answer_accuracy(asked: list[Asked], model: ClauseModel) -> float:

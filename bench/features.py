@@ -20,6 +20,7 @@ from qa.store.catalog import StoredPassage
 
 SEEDS = Path("seeds")
 ARCD = Path("eval/arcd-train.json")
+ARCD_XL = Path("eval/arcd-train-xl.json")
 SEED_QUESTIONS = Path("eval/seed_questions.jsonl")
 
 
@@ -49,10 +50,11 @@ def open_index(index_dir: Path) -> tuple[Pipeline, list[EvalQuestion], dict[str,
     owner: dict[str, str] = {}
     for q in seed_set.questions:
         owner[q.id] = seeds[0].id if q.answerable else ""
-    for q in arcd.questions:
+    cross = load_eval_file(ARCD_XL).questions
+    for q in arcd.questions + cross:
         doc = next(d for d in arcd.documents if q.gold_texts[0] in d.text)
         owner[q.id] = doc.id
-    return pipeline, seed_set.questions + arcd.questions, owner
+    return pipeline, seed_set.questions + arcd.questions + cross, owner
 
 
 def half(document_id: str) -> int:

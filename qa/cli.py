@@ -107,6 +107,11 @@ def _remove_index(directory: Path) -> None:
 
     for name in (CATALOG_NAME, f"{CATALOG_NAME}-wal", f"{CATALOG_NAME}-shm", MANIFEST_NAME):
         (directory / name).unlink(missing_ok=True)
+    import shutil
+
+    from qa.store.snapshot import FOLDER
+
+    shutil.rmtree(directory / FOLDER, ignore_errors=True)
 
 
 @app.command()
@@ -225,6 +230,33 @@ def delete(
     console.print(f"Deleted {document_id}.")
 
 
+@app.command(name="export")
+def export_command(
+    target: Annotated[Path, typer.Argument(help="New folder to write the backup into.")],
+    index_dir: IndexDir = None,
+) -> None:
+    """Back up the index to a folder: a consistent copy, safe while servers are running."""
+    from qa.store.backup import export_index
+
+    export_index(_settings(index_dir).index_dir, target)
+    console.print(f"Exported the index to {target}.")
+
+
+@app.command(name="import")
+def import_command(
+    source: Annotated[Path, typer.Argument(help="A folder written by `qa export`.")],
+    index_dir: IndexDir = None,
+    replace: Annotated[
+        bool, typer.Option("--replace", help="Overwrite an existing index.")
+    ] = False,
+) -> None:
+    """Restore an index from a `qa export` folder (running servers pick it up)."""
+    from qa.store.backup import import_index
+
+    import_index(source, _settings(index_dir).index_dir, replace=replace)
+    console.print(f"Imported {source} into {_settings(index_dir).index_dir}.")
+
+
 @app.command(name="eval")
 def eval_command(
     file: Annotated[Path, typer.Argument(help="SQuAD-format JSON or seed-question JSONL.")],
@@ -253,6 +285,25 @@ def eval_command(
     from qa.eval_cli import run_eval
 
     run_eval(file, docs, index_docs, limit, top_k, plot, _pipeline(index_dir, embedder), json_out)
+
+
+model_app = typer.Typer(help="The bundled multilingual model.", no_args_is_help=True)
+app.add_typer(model_app, name="model")
+
+
+@model_app.command("export")
+def model_export(
+    force: Annotated[bool, typer.Option("--force", help="Write it again even if present.")] = False,
+    cache_dir: Annotated[
+        Path | None, typer.Option(help="Where to write (default: QA_MODEL_CACHE_DIR).")
+    ] = None,
+) -> None:
+    """Export the bundled model as a sentence-transformers folder (fp16, about 250 MB)."""
+    from qa.embed.export import export_bundled_model
+
+    target = cache_dir or Settings().model_cache_dir
+    folder = export_bundled_model(target, force=force)
+    console.print(f"Exported to {folder}")
 
 
 def main() -> None:

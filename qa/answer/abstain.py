@@ -33,17 +33,33 @@ class Evidence:
 
 
 @dataclass(frozen=True)
-class Abstainer:
-    """Logistic model over the evidence, fitted by bench/calibrate.py on in/out-of-corpus data."""
+class Logistic:
+    """A fitted logistic regression over the evidence row."""
 
-    bias: float = -53.045
-    weights: tuple[float, ...] = (2.445, 24.926, 37.102, 2.094, -0.624, 0.324)
-    threshold: float = 0.35
+    bias: float
+    weights: tuple[float, ...]
 
-    def probability(self, evidence: Evidence) -> float:
-        """Probability that the answer is supported by the indexed text."""
-        z = self.bias + sum(w * x for w, x in zip(self.weights, evidence.as_row(), strict=True))
+    def __call__(self, row: list[float]) -> float:
+        z = self.bias + sum(w * x for w, x in zip(self.weights, row, strict=True))
         return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
+
+
+@dataclass(frozen=True)
+class Abstainer:
+    """Logistic models over the evidence, fitted by bench/calibrate.py on in/out-of-corpus data.
+
+    Same-script and cross-script questions get separate models: the evidence means different
+    things when question and passages share no words.
+    """
+
+    same_script: Logistic = Logistic(-55.356, (2.164, 26.423, 37.904, 2.471, -0.328, 0.305))
+    cross_script: Logistic = Logistic(-26.881, (26.315, -0.145, 30.759, 6.246, 1.467, 0.827))
+    threshold: float = 0.2
+
+    def probability(self, evidence: Evidence, cross_script: bool) -> float:
+        """Probability that the answer is supported by the indexed text."""
+        model = self.cross_script if cross_script else self.same_script
+        return model(evidence.as_row())
 
 
 def gather_evidence(choice: ClauseChoice, retrieval: Retrieval, background: float) -> Evidence:

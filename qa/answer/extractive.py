@@ -17,7 +17,7 @@ import numpy.typing as npt
 from qa.answer.qtype import has_number, wants_number
 from qa.domain import Answer, Passage
 from qa.retrieve.hybrid import Retrieval
-from qa.text.normalize import tokens
+from qa.text.normalize import script_of, tokens
 
 FEATURES = (
     "clause_cos",  # cosine(question, clause)
@@ -36,15 +36,52 @@ Floats = npt.NDArray[np.float64]
 
 @dataclass(frozen=True)
 class ClauseModel:
-    """Weights of the clause ranker and how far an answer may grow with its neighbours."""
+    """Weights of the clause ranker and how far an answer may grow with its neighbours.
 
-    weights: tuple[float, ...] = (17.861, 1.622, 4.448, 1.65, 15.5, 2.709, 2.183, 36.46, -3.643)
+    Questions in another script than the passages (an English question over Arabic text) get
+    their own weights: term overlap says nothing there, and cosines sit on another scale.
+    """
+
+    same_script: tuple[float, ...] = (
+        22.579,
+        -3.839,
+        4.654,
+        1.681,
+        24.419,
+        2.714,
+        2.2,
+        37.856,
+        -3.333,
+    )
+    cross_script: tuple[float, ...] = (
+        43.549,
+        11.816,
+        -3.142,
+        -3.928,
+        25.8,
+        1.316,
+        6.393,
+        40.604,
+        -2.423,
+    )
     passages: int = 4
-    max_words: int = 36
+    max_words: int = 37
 
     def __post_init__(self) -> None:
-        if len(self.weights) != len(FEATURES):
-            raise ValueError(f"ClauseModel needs {len(FEATURES)} weights, got {len(self.weights)}")
+        for weights in (self.same_script, self.cross_script):
+            if len(weights) != len(FEATURES):
+                raise ValueError(f"ClauseModel needs {len(FEATURES)} weights, got {len(weights)}")
+
+    def weights(self, cross_script: bool) -> tuple[float, ...]:
+        """The weights for a question in the passages' script, or in another one."""
+        return self.cross_script if cross_script else self.same_script
+
+
+def is_cross_script(question: str, retrieval: Retrieval) -> bool:
+    """True when the question is written in another script than the best passage."""
+    if not retrieval.candidates:
+        return False
+    return script_of(question) != script_of(retrieval.candidates[0].passage.text)
 
 
 @dataclass(frozen=True)
@@ -144,7 +181,8 @@ def choose_clause(
     table = clause_table(question, retrieval, idf, model.passages)
     if not table.slots:
         return None
-    scores = table.features @ np.asarray(model.weights, dtype=np.float64)
+    weights = model.weights(is_cross_script(question, retrieval))
+    scores = table.features @ np.asarray(weights, dtype=np.float64)
     k = int(np.argmax(scores))
     ci, j = table.slots[k]
     candidate = retrieval.candidates[ci]

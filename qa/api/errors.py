@@ -10,12 +10,14 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from qa.errors import (
+    AuthenticationError,
     ConfigError,
     IndexMismatchError,
     IndexNotReadyError,
     InvalidInputError,
     NotFoundError,
     PayloadTooLargeError,
+    PermissionDeniedError,
     QAError,
     UnsupportedFormatError,
 )
@@ -30,6 +32,8 @@ HTTP_STATUS: dict[type[QAError], int] = {
     IndexNotReadyError: 503,
     IndexMismatchError: 500,
     ConfigError: 500,
+    AuthenticationError: 401,
+    PermissionDeniedError: 403,
 }
 
 
@@ -54,7 +58,10 @@ def install_error_handlers(app: FastAPI) -> None:
         status = status_for(exc)
         if status >= 500:
             log.error("service error: %s", exc)
-        return error_response(status, exc.code, str(exc))
+        response = error_response(status, exc.code, str(exc))
+        if status == 401:
+            response.headers["WWW-Authenticate"] = "Bearer"
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def on_validation(_: Request, exc: RequestValidationError) -> JSONResponse:

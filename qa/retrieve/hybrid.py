@@ -2,23 +2,40 @@
 
 from __future__ import annotations
 
+import pickle  # the snapshot is our own file, checksummed before it is read
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
+import faiss
 import numpy as np
 
 from qa.domain import Passage
 from qa.retrieve.fusion import Floats, fuse, lexical_weight
 from qa.retrieve.lexical import LexicalIndex, idf_table
 from qa.store.catalog import StoredPassage
-from qa.store.vectors import FaissIndex, Matrix, VectorIndex
+from qa.store.snapshot import SnapshotData
+from qa.store.vectors import FaissIndex, Ids, IndexSpec, Matrix, VectorIndex, choose_spec
+from qa.text.chunk import with_title
 from qa.text.normalize import tokens
 
 UNIT_SLOTS = 1 << 12  # clause ids are rid * UNIT_SLOTS + clause number
 CANDIDATES = 50
-WEIGHTS = {"dense": 1.0, "clause": 1.0, "lexical": 1.0}
+WEIGHTS = {"dense": 1.0, "clause": 0.5, "lexical": 0.7}
+
+
+class ViewIndex(VectorIndex, Protocol):
+    """A vector index the view can also read vectors back from, and name the kind of."""
+
+    spec: IndexSpec
+
+    def reconstruct(self, ids: Ids) -> Matrix:
+        """The stored vectors of these ids."""
+        ...
+
+
+IndexFactory = Callable[[int, IndexSpec], ViewIndex]
 
 
 @dataclass(frozen=True)
@@ -53,57 +70,153 @@ def _matches(passage: Passage, filters: Mapping[str, Any] | None) -> bool:
 
 
 class HybridIndex:
-    """Searchable in-memory view; changes and searches are serialised by one lock."""
+    """Searchable in-memory view at one catalogue generation.
+
+    Changes (`apply`) and searches are serialised by one lock, so a search sees every passage
+    of a document or none of them. Vectors live only in the vector indexes (read back by id
+    for scoring): FAISS by default, or others (Milvus) built by the given factories.
+    """
 
     def __init__(
         self,
         dim: int,
-        make_index: Callable[[int], VectorIndex] = FaissIndex,
-        make_clause_index: Callable[[int], VectorIndex] | None = None,
+        passage_spec: IndexSpec | None = None,
+        make_index: IndexFactory = FaissIndex,
+        make_clause_index: IndexFactory | None = None,
     ) -> None:
+        self.dim = dim
         self._passages: dict[int, Passage] = {}
-        self._vectors: dict[int, Matrix] = {}
-        self._units: dict[int, Matrix] = {}
-        self._dense: VectorIndex = make_index(dim)
-        self._clauses: VectorIndex = (make_clause_index or make_index)(dim)
+        self._units: dict[int, int] = {}  # clause vectors per passage
+        self._dense: ViewIndex = make_index(dim, passage_spec or IndexSpec())
+        self._clauses: ViewIndex = (make_clause_index or make_index)(dim, IndexSpec(fp16=True))
         self._lexical = LexicalIndex()
         self._lock = threading.Lock()
+        self.generation = 0
 
     def __len__(self) -> int:
         return len(self._passages)
 
+    @property
+    def specs(self) -> dict[str, Any]:
+        """The FAISS index kinds in use (for the manifest)."""
+        return {"passages": self._dense.spec.as_dict(), "clauses": self._clauses.spec.as_dict()}
+
+    def counts(self) -> tuple[int, int, int, int]:
+        """(passages, passage vectors, clauses expected, clause vectors) for integrity checks."""
+        with self._lock:
+            units = sum(self._units.values())
+            return len(self._passages), len(self._dense), units, len(self._clauses)
+
+    def rids(self) -> set[int]:
+        """Row ids held."""
+        with self._lock:
+            return set(self._passages)
+
     def add(self, items: Iterable[StoredPassage]) -> None:
         """Make stored passages searchable."""
-        items = list(items)
-        if not items:
-            return
-        with self._lock:
-            rids = np.array([s.rid for s in items], dtype=np.int64)
-            self._dense.add(rids, np.stack([s.vector for s in items]))
-            unit_ids: list[int] = []
-            unit_rows: list[Matrix] = []
-            for s in items:
-                self._passages[s.rid] = s.passage
-                self._vectors[s.rid] = s.vector
-                self._units[s.rid] = s.unit_vectors
-                unit_ids.extend(s.rid * UNIT_SLOTS + j for j in range(len(s.unit_vectors)))
-                unit_rows.append(s.unit_vectors)
-                self._lexical.add(s.rid, tokens(f"{s.passage.title}\n{s.passage.text}"))
-            if unit_ids:
-                self._clauses.add(np.array(unit_ids, dtype=np.int64), np.concatenate(unit_rows))
+        self.apply((), items)
 
     def remove(self, rids: Iterable[int]) -> None:
         """Make passages unsearchable (dense, clause and lexical alike)."""
+        self.apply(rids, ())
+
+    def apply(
+        self,
+        removed: Iterable[int],
+        added: Iterable[StoredPassage],
+        generation: int | None = None,
+    ) -> None:
+        """Remove then add as one step: a concurrent search sees the state before or after."""
+        items = list(added)
         with self._lock:
-            for rid in rids:
-                if self._passages.pop(rid, None) is None:
-                    continue
-                self._vectors.pop(rid, None)
-                units = self._units.pop(rid)
-                self._dense.remove(np.array([rid], dtype=np.int64))
-                ids = np.arange(len(units), dtype=np.int64) + rid * UNIT_SLOTS
-                self._clauses.remove(ids)
-                self._lexical.remove(rid)
+            self._remove(removed)
+            self._add(items)
+            if generation is not None:
+                self.generation = generation
+            self._grow()
+
+    def _add(self, items: list[StoredPassage]) -> None:
+        items = [s for s in items if s.rid not in self._passages]
+        if not items:
+            return
+        rids = np.array([s.rid for s in items], dtype=np.int64)
+        self._dense.add(rids, np.stack([s.vector for s in items]))
+        unit_ids: list[int] = []
+        unit_rows: list[Matrix] = []
+        for s in items:
+            self._passages[s.rid] = s.passage
+            self._units[s.rid] = len(s.unit_vectors)
+            unit_ids.extend(s.rid * UNIT_SLOTS + j for j in range(len(s.unit_vectors)))
+            unit_rows.append(s.unit_vectors)
+            self._lexical.add(s.rid, tokens(with_title(s.passage)))
+        if unit_ids:
+            self._clauses.add(np.array(unit_ids, dtype=np.int64), np.concatenate(unit_rows))
+
+    def _remove(self, rids: Iterable[int]) -> None:
+        gone = [rid for rid in rids if rid in self._passages]
+        if not gone:
+            return
+        unit_ids: list[Ids] = []
+        for rid in gone:
+            del self._passages[rid]
+            unit_ids.append(np.arange(self._units.pop(rid), dtype=np.int64) + rid * UNIT_SLOTS)
+            self._lexical.remove(rid)
+        self._dense.remove(np.array(gone, dtype=np.int64))
+        self._clauses.remove(np.concatenate(unit_ids))
+
+    def _grow(self) -> None:
+        """Switch a vector index to IVF once it outgrows exact search (a one-off rebuild)."""
+        for name in ("_dense", "_clauses"):
+            index = getattr(self, name)
+            if not isinstance(index, FaissIndex):  # other backends choose their own kind
+                continue
+            spec = choose_spec(len(index), fp16=index.spec.fp16)
+            if index.spec.kind == "flat" and spec.kind != "flat":
+                ids, vectors = index.all_vectors()
+                setattr(self, name, FaissIndex.build(self.dim, spec, ids, vectors))
+
+    def _unit_vectors(self, rids: list[int]) -> list[Matrix]:
+        counts = [self._units[r] for r in rids]
+        ids = np.concatenate(
+            [
+                np.arange(c, dtype=np.int64) + r * UNIT_SLOTS
+                for r, c in zip(rids, counts, strict=True)
+            ]
+            or [np.zeros(0, np.int64)]
+        )
+        flat = self._clauses.reconstruct(ids)
+        bounds = np.cumsum([0, *counts])
+        return [flat[bounds[i] : bounds[i + 1]] for i in range(len(rids))]
+
+    # ------------------------------------------------------------- snapshots
+    def snapshot(self) -> SnapshotData:
+        """Everything needed to restore this view, copied under the lock (fast: memcpy)."""
+        with self._lock:
+            dense, clauses = self._dense, self._clauses
+            if not isinstance(dense, FaissIndex) or not isinstance(clauses, FaissIndex):
+                raise TypeError("only a FAISS-backed view can be snapshotted")
+            return SnapshotData(
+                generation=self.generation,
+                dense=dense.serialize(),
+                clauses=clauses.serialize(),
+                specs=(self._dense.spec, self._clauses.spec),
+                state=pickle.dumps(
+                    (self._passages, self._units, self._lexical.state()),
+                    protocol=pickle.HIGHEST_PROTOCOL,
+                ),
+            )
+
+    @classmethod
+    def restore(cls, dim: int, data: SnapshotData) -> HybridIndex:
+        """A view rebuilt from a snapshot (already checked by its reader)."""
+        index = cls(dim)
+        index._dense = FaissIndex(dim, data.specs[0], faiss.deserialize_index(data.dense))
+        index._clauses = FaissIndex(dim, data.specs[1], faiss.deserialize_index(data.clauses))
+        passages, units, lexical = pickle.loads(data.state)
+        index._passages, index._units = passages, units
+        index._lexical = LexicalIndex.from_state(lexical)
+        index.generation = data.generation
+        return index
 
     def idf(self, terms: Iterable[str]) -> dict[str, float]:
         """Inverse document frequency of the given terms in this index."""
@@ -119,17 +232,17 @@ class HybridIndex:
             if not self._passages:
                 return Retrieval([], query_tokens, 0.0)
             weight = lexical_weight(query_tokens, self._lexical.document_frequency)
-            rids = self._candidate_rids(query_tokens, vector, weight, filters, top_k)
+            bm25 = self._lexical.scores(query_tokens) if weight > 0 else {}
+            rids = self._candidate_rids(bm25, vector, filters, top_k)
             if not rids:
                 return Retrieval([], query_tokens, weight)
-            candidates = self._score(rids, query_tokens, vector, weight)
+            candidates = self._score(rids, bm25, vector, weight)
         return Retrieval(candidates[:top_k], query_tokens, weight)
 
     def _candidate_rids(
         self,
-        query_tokens: list[str],
+        bm25: dict[int, float],
         vector: Matrix,
-        weight: float,
         filters: Mapping[str, Any] | None,
         top_k: int,
     ) -> list[int]:
@@ -141,24 +254,18 @@ class HybridIndex:
         found.update(int(i) for i in dense_ids[0] if i >= 0)
         _, unit_ids = self._clauses.search(vector[None, :], n * 2)
         found.update(int(i) // UNIT_SLOTS for i in unit_ids[0] if i >= 0)
-        if weight > 0:
-            rids, scores = self._lexical.scores(query_tokens)
-            for j in np.argsort(-scores)[:n]:
-                if scores[j] > 0:
-                    found.add(rids[j])
+        found.update(sorted(bm25, key=bm25.__getitem__, reverse=True)[:n])
         return sorted(found & self._passages.keys())
 
     def _score(
-        self, rids: list[int], query_tokens: list[str], vector: Matrix, weight: float
+        self, rids: list[int], bm25: dict[int, float], vector: Matrix, weight: float
     ) -> list[Candidate]:
-        dense = np.array([float(self._vectors[r] @ vector) for r in rids])
-        unit_scores = [self._units[r] @ vector for r in rids]
+        dense = (self._dense.reconstruct(np.array(rids, dtype=np.int64)) @ vector).astype(
+            np.float64
+        )
+        unit_scores = [u @ vector for u in self._unit_vectors(rids)]
         clause = np.array([float(u.max()) if len(u) else -1.0 for u in unit_scores])
-        lexical = np.zeros(len(rids))
-        if weight > 0:
-            all_rids, all_scores = self._lexical.scores(query_tokens)
-            position = {rid: j for j, rid in enumerate(all_rids)}
-            lexical = np.array([all_scores[position[r]] for r in rids], dtype=np.float64)
+        lexical = np.array([bm25.get(r, 0.0) for r in rids], dtype=np.float64)
         signals: dict[str, Floats] = {"dense": dense, "clause": clause}
         weights = dict(WEIGHTS)
         if weight > 0 and lexical.max() > 0:

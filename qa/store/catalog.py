@@ -1,7 +1,9 @@
 """SQLite catalogue of documents, passages and their vectors: the index's source of truth.
 
-Each write is one transaction, so a document is either wholly present or absent, and the
-in-memory search structures are always rebuilt from committed rows.
+Each write is one transaction, so a document is either wholly present or absent. Every write
+also appends (generation, op, rid) rows to a change log in the same transaction: generations
+grow in commit order (writers are serialised by BEGIN IMMEDIATE), row ids are never reused, so
+a reader holding a view at generation g becomes current by applying only the log after g.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import json
 import sqlite3
 import threading
 import time
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -35,7 +38,15 @@ CREATE TABLE IF NOT EXISTS passages (
     metadata TEXT NOT NULL, units TEXT NOT NULL, vector BLOB NOT NULL, unit_vectors BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS passages_document ON passages(document_id);
+CREATE TABLE IF NOT EXISTS changes (
+    generation INTEGER PRIMARY KEY AUTOINCREMENT, op INTEGER NOT NULL, rid INTEGER NOT NULL
+);
 """
+ADD, DELETE = 1, 2  # change-log ops
+_SELECT = (
+    "SELECT rid, id, document_id, title, text, start, stop, metadata, units, vector,"
+    " unit_vectors FROM passages"
+)
 
 
 @dataclass(frozen=True)
@@ -55,6 +66,17 @@ class NewPassage:
     passage: Passage
     vector: Matrix
     unit_vectors: Matrix
+
+
+@dataclass(frozen=True)
+class Delta:
+    """What changed after a generation: rids to drop, passages to add, the generation reached."""
+
+    generation: int
+    removed: list[int]
+    added: list[StoredPassage]
+    full: bool = False
+    catalog_id: str = ""
 
 
 class Catalog:
@@ -129,7 +151,15 @@ class Catalog:
                 ),
             )
             added = [self._insert_passage(conn, item) for item in passages]
+            self._log(conn, removed, added)
         return removed, added
+
+    @staticmethod
+    def _log(conn: sqlite3.Connection, removed: Sequence[int], added: Sequence[int]) -> None:
+        conn.executemany(
+            "INSERT INTO changes (op, rid) VALUES (?, ?)",
+            [(DELETE, r) for r in removed] + [(ADD, r) for r in added],
+        )
 
     def _insert_passage(self, conn: sqlite3.Connection, item: NewPassage) -> int:
         p = item.passage
@@ -163,27 +193,96 @@ class Catalog:
             cursor = conn.execute("DELETE FROM documents WHERE id = ?", (document_id,))
             if cursor.rowcount == 0:
                 return None
+            self._log(conn, rids, [])
         return rids
+
+    @contextmanager
+    def _snapshot(self) -> Iterator[sqlite3.Connection]:
+        """A read transaction: every SELECT inside sees one committed state."""
+        with self._lock:
+            self._conn.execute("BEGIN")
+            try:
+                yield self._conn
+            finally:
+                self._conn.execute("COMMIT")
+
+    def generation(self) -> int:
+        """The latest committed generation (0 for an index without logged changes)."""
+        with self._lock:
+            return self._generation(self._conn)
+
+    def delta(self, since: int) -> Delta:
+        """Changes committed after generation `since`, read in one consistent snapshot."""
+        with self._snapshot() as conn:
+            generation = self._generation(conn)
+            row = conn.execute("SELECT value FROM meta WHERE key = 'catalog_id'").fetchone()
+            catalog_id = "" if row is None else str(row[0])
+            if since > generation:  # the catalogue was replaced under us: start over
+                return Delta(generation, [], [], full=True, catalog_id=catalog_id)
+            log = conn.execute(
+                "SELECT op, rid FROM changes WHERE generation > ? ORDER BY generation", (since,)
+            ).fetchall()
+            removed = sorted({int(rid) for op, rid in log if op == DELETE})
+            gone = set(removed)
+            fresh = sorted({int(rid) for op, rid in log if op == ADD} - gone)
+            added = [self._stored(r) for r in self._rows(conn, fresh)]
+        return Delta(generation, removed, added, catalog_id=catalog_id)
+
+    def scan(self, chunk: int = 5000) -> Iterator[tuple[int, list[StoredPassage]]]:
+        """Every passage, in chunks, from one snapshot: (its generation, passages) pairs."""
+        with self._snapshot() as conn:
+            generation = self._generation(conn)
+            cursor = conn.execute(_SELECT + " ORDER BY rid")
+            while rows := cursor.fetchmany(chunk):
+                yield generation, [self._stored(r) for r in rows]
+
+    def identity(self) -> str:
+        """A random id fixed when the catalogue was created: snapshots of another are stale."""
+        with self._lock:
+            row = self._conn.execute("SELECT value FROM meta WHERE key = 'catalog_id'").fetchone()
+            if row is not None:
+                return str(row[0])
+        value = uuid.uuid4().hex
+        with self._transaction() as conn:
+            conn.execute("INSERT OR IGNORE INTO meta VALUES ('catalog_id', ?)", (value,))
+            row = conn.execute("SELECT value FROM meta WHERE key = 'catalog_id'").fetchone()
+        return str(row[0])
+
+    @staticmethod
+    def _generation(conn: sqlite3.Connection) -> int:
+        return int(conn.execute("SELECT coalesce(max(generation), 0) FROM changes").fetchone()[0])
+
+    def counts(self) -> tuple[int, int]:
+        """(passages, clause vectors) stored, for checking the in-memory view against."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT count(*), coalesce(sum(length(unit_vectors)), 0) FROM passages"
+            ).fetchone()
+        return int(row[0]), int(row[1]) // (4 * self._dim)
+
+    def rids(self) -> set[int]:
+        """Row ids of every stored passage (for start-up consistency checks)."""
+        with self._lock:
+            return {int(r[0]) for r in self._conn.execute("SELECT rid FROM passages")}
 
     def passages(self, rids: Sequence[int] | None = None) -> Iterator[StoredPassage]:
         """Stored passages with their vectors (all, or those rids), in row order."""
-        sql = (
-            "SELECT rid, id, document_id, title, text, start, stop, metadata, units, vector,"
-            " unit_vectors FROM passages"
-        )
         with self._lock:
             if rids is None:
-                rows = self._conn.execute(sql + " ORDER BY rid").fetchall()
+                rows = self._conn.execute(_SELECT + " ORDER BY rid").fetchall()
             else:
-                rows = []
-                for i in range(0, len(rids), 500):
-                    chunk = list(rids[i : i + 500])
-                    marks = ",".join("?" * len(chunk))
-                    rows += self._conn.execute(
-                        f"{sql} WHERE rid IN ({marks}) ORDER BY rid", chunk
-                    ).fetchall()
+                rows = self._rows(self._conn, rids)
         for row in rows:
             yield self._stored(row)
+
+    @staticmethod
+    def _rows(conn: sqlite3.Connection, rids: Sequence[int]) -> list[Any]:
+        rows: list[Any] = []
+        for i in range(0, len(rids), 500):
+            chunk = list(rids[i : i + 500])
+            marks = ",".join("?" * len(chunk))
+            rows += conn.execute(f"{_SELECT} WHERE rid IN ({marks}) ORDER BY rid", chunk).fetchall()
+        return rows
 
     def _stored(self, row: Any) -> StoredPassage:
         units = tuple(Sentence(int(a), int(b)) for a, b in json.loads(row[8]))

@@ -3,7 +3,9 @@
 `MilvusIndex` implements the VectorIndex protocol over one collection. It either owns its rows
 (add inserts, remove deletes) or is a view of rows another writer keeps in Milvus, such as the
 Milvus catalogue: then add and remove only decide which ids this view may return, and search is
-Milvus's. pymilvus is imported only here and in the Milvus catalogue.
+Milvus's. Either way it keeps the vectors it was given in memory, so that the hybrid view can
+read them back by id to re-score candidates without a round trip. pymilvus is imported only
+here and in the Milvus catalogue.
 """
 
 from __future__ import annotations
@@ -14,10 +16,11 @@ from typing import Any
 import numpy as np
 
 from qa.errors import ConfigError
-from qa.store.vectors import Ids, Matrix
+from qa.store.vectors import Ids, IndexSpec, Matrix
 
 BATCH = 1000
 MAX_RESULTS = 16384  # Milvus caps limit (and offset + limit) at this
+SPEC = IndexSpec(kind="milvus-flat")  # what the manifest records for Milvus-held vectors
 
 
 def connect(uri: str | None, token: str | None = None) -> Any:
@@ -96,38 +99,49 @@ class MilvusIndex:
         self._collection = collection
         self._pk = pk
         self._owned = owned
-        self._visible: set[int] = set()
+        self.dim = dim
+        self.spec = SPEC
+        self._vectors: dict[int, Matrix] = {}  # the visible ids and their vectors
         if owned:
             ensure_collection(client, collection, vector_schema(client, pk, dim), index_type)
-            self._visible = {int(row[pk]) for row in iterate(client, collection, "", [pk])}
+            for row in iterate(client, collection, "", [pk, "vector"]):
+                self._vectors[int(row[pk])] = np.asarray(row["vector"], np.float32)
 
     def add(self, ids: Ids, vectors: Matrix) -> None:
         if not len(ids):
             return
+        matrix = np.asarray(vectors, np.float32).reshape(len(ids), self.dim)
         if self._owned:
             rows = [
-                {self._pk: int(i), "vector": v.tolist()}
-                for i, v in zip(ids, np.asarray(vectors, np.float32), strict=True)
+                {self._pk: int(i), "vector": v.tolist()} for i, v in zip(ids, matrix, strict=True)
             ]
             for start in range(0, len(rows), BATCH):
                 self._client.upsert(self._collection, rows[start : start + BATCH])
-        self._visible.update(int(i) for i in ids)
+        for i, v in zip(ids, matrix, strict=True):
+            self._vectors[int(i)] = v.copy()
 
     def remove(self, ids: Ids) -> None:
-        known = [int(i) for i in ids if int(i) in self._visible]
+        known = [int(i) for i in ids if int(i) in self._vectors]
         if not known:
             return
         if self._owned:
             for start in range(0, len(known), BATCH):
                 self._client.delete(self._collection, ids=known[start : start + BATCH])
-        self._visible.difference_update(known)
+        for i in known:
+            del self._vectors[i]
+
+    def reconstruct(self, ids: Ids) -> Matrix:
+        """The vectors of these ids, from memory (KeyError for an id this view does not hold)."""
+        if len(ids) == 0:
+            return np.zeros((0, self.dim), np.float32)
+        return np.stack([self._vectors[int(i)] for i in ids])
 
     def search(self, queries: Matrix, k: int) -> tuple[Matrix, Ids]:
         n = len(queries)
         k = max(1, min(k, len(self), MAX_RESULTS))
         scores = np.zeros((n, k), np.float32)
         found = np.full((n, k), -1, np.int64)
-        if not self._visible:
+        if not self._vectors:
             return scores[:, :0], found[:, :0]
         results = self._client.search(
             self._collection,
@@ -137,14 +151,14 @@ class MilvusIndex:
             search_params={"metric_type": "IP"},
         )
         for row, hits in enumerate(results):
-            kept = [h for h in hits if _hit_id(h, self._pk) in self._visible][:k]
+            kept = [h for h in hits if _hit_id(h, self._pk) in self._vectors][:k]
             for col, hit in enumerate(kept):
                 scores[row, col] = float(hit["distance"])
                 found[row, col] = _hit_id(hit, self._pk)
         return scores, found
 
     def __len__(self) -> int:
-        return len(self._visible)
+        return len(self._vectors)
 
 
 def _hit_id(hit: Any, pk: str) -> int:

@@ -35,6 +35,7 @@ from qa.store.milvus import (
     iterate,
     vector_schema,
 )
+from qa.store.vectors import IndexSpec
 
 CLAUSE_SLOTS = 1 << 12  # must equal qa.retrieve.hybrid.UNIT_SLOTS (clause key = rid * 4096 + j)
 RID_BITS = 50  # rid * CLAUSE_SLOTS stays inside int64
@@ -100,11 +101,15 @@ class MilvusCatalog:
         )
 
     # ----------------------------------------------------------------- views for search
-    def dense_view(self, dim: int) -> MilvusIndex:
-        """Passage-vector search over the stored passages (rows are written by this catalogue)."""
+    def dense_view(self, dim: int, spec: IndexSpec | None = None) -> MilvusIndex:
+        """Passage-vector search over the stored passages (rows are written by this catalogue).
+
+        `spec` (a FAISS index kind) is accepted to match HybridIndex's factories and ignored:
+        Milvus holds these vectors in one exact (FLAT) index.
+        """
         return MilvusIndex(self._client, self.passages_name, dim, pk="rid", owned=False)
 
-    def clause_view(self, dim: int) -> MilvusIndex:
+    def clause_view(self, dim: int, spec: IndexSpec | None = None) -> MilvusIndex:
         """Clause-vector search over the stored clauses."""
         return MilvusIndex(self._client, self.clauses_name, dim, pk="id", owned=False)
 

@@ -23,6 +23,15 @@ class ChunkingConfig:
         return asdict(self)
 
 
+TITLE_CONTEXT_WORDS = 24
+
+
+def with_title(passage: Passage) -> str:
+    """The passage text prefixed with (the start of) its title, as it is embedded and indexed."""
+    title = " ".join(passage.title.split()[:TITLE_CONTEXT_WORDS])
+    return f"{title}\n{passage.text}" if title else passage.text
+
+
 def passage_id(document_id: str, index: int) -> str:
     """A stable passage id: the same document and position always give the same id."""
     digest = hashlib.sha1(document_id.encode("utf-8")).hexdigest()[:12]

@@ -7,11 +7,14 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from qa.text.normalize import normalize
+
 # A sentence ends at . ? ! ؟ ؛ (or a line break) followed by space or the end of the text.
 # A period between digits (3.5) or after a single Latin letter (U.S.) does not end one.
 _SENTENCE_END = re.compile(r"(?<!\b[A-Za-z])[.!?؟؛…]+[\"'”»)\]]*(?=\s|$)|\n+")
 _CLAUSE_BREAK = re.compile(r"[،,;:]\s+|\s[–—-]\s")
 _BLANK_LINE = re.compile(r"\n[ \t\r\f\v]*\n")
+_LINE_BREAK = re.compile(r"\n")
 _WORD = re.compile(r"\S+")
 
 HEADING_MAX_WORDS = 14
@@ -45,13 +48,12 @@ def _trimmed(text: str, start: int, end: int) -> Span | None:
     return Span(start, end) if start < end else None
 
 
-def paragraphs(text: str) -> list[Span]:
-    """Paragraph spans: split on blank lines, or on line breaks when the text has no blank line."""
-    separator = _BLANK_LINE if _BLANK_LINE.search(text) else re.compile(r"\n")
+def _pieces(text: str, separator: re.Pattern[str], keep_separator: bool) -> list[Span]:
+    """Trimmed, non-empty spans between separator matches (each match ends a piece)."""
     spans: list[Span] = []
     start = 0
     for match in separator.finditer(text):
-        span = _trimmed(text, start, match.start())
+        span = _trimmed(text, start, match.end() if keep_separator else match.start())
         if span:
             spans.append(span)
         start = match.end()
@@ -59,6 +61,12 @@ def paragraphs(text: str) -> list[Span]:
     if span:
         spans.append(span)
     return spans
+
+
+def paragraphs(text: str) -> list[Span]:
+    """Paragraph spans: split on blank lines, or on line breaks when the text has no blank line."""
+    separator = _BLANK_LINE if _BLANK_LINE.search(text) else _LINE_BREAK
+    return _pieces(text, separator, keep_separator=False)
 
 
 def is_heading(line: str) -> bool:
@@ -91,17 +99,7 @@ def blocks(text: str) -> list[Block]:
 
 def sentences(text: str) -> list[Span]:
     """Sentence spans of a text; the end punctuation stays with its sentence."""
-    spans: list[Span] = []
-    start = 0
-    for match in _SENTENCE_END.finditer(text):
-        span = _trimmed(text, start, match.end())
-        if span:
-            spans.append(span)
-        start = match.end()
-    span = _trimmed(text, start, len(text))
-    if span:
-        spans.append(span)
-    return spans
+    return _pieces(text, _SENTENCE_END, keep_separator=True)
 
 
 def _word_count(text: str) -> int:
@@ -146,8 +144,26 @@ def _cut_sentence(text: str, sentence: Span, max_words: int) -> list[Span]:
     return merged
 
 
+# Words that usually open a new clause: a long sentence without commas is cut before one of
+# them when one lies near the even cut point, rather than in the middle of a phrase.
+CLAUSE_OPENERS = frozenset(
+    normalize(word)
+    for word in (
+        "بشأن حيث الذي التي الذين اللاتي والتي والذي والذين وهو وهي وهم لكن ولكن بينما إذ "
+        "كما عندما ثم لأن بسبب رغم بعد قبل منذ "
+        "which who whom whose that because while although though but where when after before "
+        "since qui que dont où mais car lorsque quand parce pendant après avant "
+        "weil dass aber während obwohl nachdem bevor wobei"
+    ).split()
+)
+OPENER_REACH = 6
+
+
 def _even_word_chunks(text: str, span: Span, max_words: int) -> list[Span]:
-    """Split a span into the fewest runs of words of near-equal length, each <= max_words."""
+    """Split a span into the fewest runs of near-equal length, each <= max_words words.
+
+    Each cut moves to the nearest clause-opening word within reach, when there is one.
+    """
     words = [
         Span(span.start + m.start(), span.start + m.end())
         for m in _WORD.finditer(text[span.start : span.end])
@@ -156,10 +172,24 @@ def _even_word_chunks(text: str, span: Span, max_words: int) -> list[Span]:
         return [span]
     count = -(-len(words) // max_words)
     size = -(-len(words) // count)
-    return [
-        Span(words[i].start, words[min(i + size, len(words)) - 1].end)
-        for i in range(0, len(words), size)
-    ]
+    cuts = [0]
+    for ideal in range(size, len(words), size):
+        cut = _nearest_opener(text, words, ideal, cuts[-1], max_words)
+        cuts.append(cut)
+    cuts.append(len(words))
+    return [Span(words[a].start, words[b - 1].end) for a, b in itertools.pairwise(cuts) if b > a]
+
+
+def _nearest_opener(text: str, words: list[Span], ideal: int, previous: int, max_words: int) -> int:
+    """The word index to cut before: the opener nearest to `ideal`, else `ideal` itself."""
+    for distance in range(OPENER_REACH + 1):
+        for cut in (ideal - distance, ideal + distance):
+            if not previous < cut < len(words) or cut - previous > max_words:
+                continue
+            word = text[words[cut].start : words[cut].end].strip("“”\"'«»()،,")
+            if normalize(word) in CLAUSE_OPENERS:
+                return cut
+    return ideal
 
 
 def windows(

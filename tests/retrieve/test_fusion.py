@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from qa.retrieve.fusion import fuse, lexical_weight, rank_scores
+from qa.retrieve.fusion import fuse, lexical_weight, standardise
 from qa.text.normalize import tokens
 
 CORPUS_DF = {t: 1 for t in tokens("عمران خان شدد على الدعم الواسع في المجتمع الباكستاني Putin")}
@@ -21,16 +21,22 @@ def test_lexical_weight_follows_term_coverage(question: str, weight: float) -> N
     assert lexical_weight(tokens(question), CORPUS_DF) == pytest.approx(weight)
 
 
-def test_rank_scores_reward_higher_values() -> None:
-    scores = rank_scores(np.array([0.1, 0.9, 0.5]))
-    assert scores[1] > scores[2] > scores[0]
+def test_standardise() -> None:
+    z = standardise(np.array([1.0, 2.0, 3.0]))
+    assert z.mean() == pytest.approx(0.0) and z.std() == pytest.approx(1.0)
+    assert list(standardise(np.array([5.0, 5.0]))) == [0.0, 0.0]
 
 
-def test_fuse_is_one_for_a_unanimous_winner_and_ignores_zero_weights() -> None:
-    signals = {"a": np.array([3.0, 1.0]), "b": np.array([0.9, 0.2]), "c": np.array([0.0, 9.0])}
+def test_fuse_orders_by_weighted_evidence_and_ignores_zero_weights() -> None:
+    signals = {
+        "a": np.array([3.0, 1.0, 2.0]),
+        "b": np.array([0.9, 0.2, 0.5]),
+        "c": np.array([0.0, 9.0, 0.0]),
+    }
     fused = fuse(signals, {"a": 1.0, "b": 1.0, "c": 0.0})
-    assert fused[0] == pytest.approx(1.0)
-    assert fused[1] < fused[0]
+    assert list(np.argsort(-fused)) == [0, 2, 1]
+    assert all(0.0 < f < 1.0 for f in fused)
+    assert fuse(signals, {"a": 1.0, "b": 1.0, "c": 5.0})[1] > fused[1]
 
 
 def test_fuse_needs_a_weight() -> None:

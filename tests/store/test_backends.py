@@ -18,9 +18,9 @@ import pytest
 from qa.domain import Document
 from qa.errors import IndexMismatchError, NotFoundError
 from qa.pipeline import Pipeline, PipelineOptions
-from qa.retrieve.hybrid import UNIT_SLOTS
+from qa.retrieve.hybrid import UNIT_SLOTS, ViewIndex
 from qa.store.manifest import Manifest
-from qa.store.vectors import FaissIndex, VectorIndex
+from qa.store.vectors import FaissIndex
 from qa.text.chunk import ChunkingConfig, chunk_document
 
 BACKENDS = ["faiss", "milvus"]
@@ -186,7 +186,7 @@ def test_long_documents_round_trip(backend: str, tmp_path: Path, request) -> Non
 
 # --------------------------------------------------------------------- the VectorIndex protocol
 @pytest.fixture(params=BACKENDS)
-def vector_index(request: pytest.FixtureRequest) -> VectorIndex:
+def vector_index(request: pytest.FixtureRequest) -> ViewIndex:
     if request.param == "faiss":
         return FaissIndex(4)
     from qa.store.milvus import MilvusIndex, connect
@@ -195,10 +195,12 @@ def vector_index(request: pytest.FixtureRequest) -> VectorIndex:
     return MilvusIndex(client, f"v{next(_prefixes)}_{int(time.time())}", 4)
 
 
-def test_vector_index_add_search_replace_remove(vector_index: VectorIndex) -> None:
+def test_vector_index_add_search_replace_remove(vector_index: ViewIndex) -> None:
     eye = np.eye(4, dtype=np.float32)
     vector_index.add(np.array([10, 11, 12], np.int64), eye[:3])
     assert len(vector_index) == 3
+    back = vector_index.reconstruct(np.array([12, 10], np.int64))  # read back for re-scoring
+    np.testing.assert_allclose(back, eye[[2, 0]])
     scores, ids = vector_index.search(eye[1:2], 2)
     assert ids[0, 0] == 11 and scores[0, 0] == pytest.approx(1.0)
     vector_index.remove(np.array([11], np.int64))
@@ -209,6 +211,20 @@ def test_vector_index_add_search_replace_remove(vector_index: VectorIndex) -> No
     assert len(vector_index) == 0
     _, ids = vector_index.search(eye[:1], 3)
     assert not (ids >= 0).any()
+
+
+def test_milvus_replica_keeps_nothing_on_disk(milvus_uri: str, tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
+    options = PipelineOptions(
+        index_dir=tmp_path / "index",
+        vector_store="milvus",
+        milvus_uri=milvus_uri,
+        milvus_collection=f"disk{next(_prefixes)}",
+    )
+    pipeline = Pipeline(options, embedder=embedder)
+    pipeline.add_documents([KIWI])
+    assert pipeline.stats()["manifest"].vector_index["passages"]["kind"] == "milvus-flat"
+    pipeline.close()
+    assert not options.index_dir.exists()  # no SQLite, change log, snapshot or manifest
 
 
 def test_milvus_refuses_an_index_built_with_another_model(milvus_uri: str) -> None:

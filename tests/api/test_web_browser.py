@@ -1,0 +1,363 @@
+"""The page in a real headless Chromium against a live `qa serve` over the seed index.
+
+Needs Debian's `chromium` (`.ci/run` installs it) and the `playwright` package (test extra);
+set QA_SKIP_BROWSER=1 to skip where no browser is installed. Screenshots go to out/screenshots/.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import ROOT, SEEDS
+
+pytestmark = pytest.mark.integration
+
+SCREENSHOTS = ROOT / "out" / "screenshots"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
+ARABIC_QUESTION = "ماذا أكد عمران خان؟"
+ENGLISH_QUESTION = "What did Imran Khan emphasize?"
+UNANSWERABLE = "What is the boiling point of liquid nitrogen?"
+
+
+def _chromium() -> str:
+    if os.environ.get("QA_SKIP_BROWSER") == "1":
+        pytest.skip("QA_SKIP_BROWSER=1: browser tests skipped")
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None:
+        pytest.fail(
+            "chromium not found: install Debian's chromium "
+            "(apt-get install -y --no-install-recommends chromium; .ci/run does) "
+            "or set QA_SKIP_BROWSER=1 to skip the browser tests",
+            pytrace=False,
+        )
+    return path
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"qa serve exited early:\n{log.read_text()[-3000:]}", pytrace=False)
+        try:
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    pytest.fail(f"qa serve was not ready in time:\n{log.read_text()[-3000:]}", pytrace=False)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real `qa serve` subprocess over a fresh seed index built with the CLI."""
+    _chromium()  # skip or fail before spending a minute on the index
+    folder = tmp_path_factory.mktemp("web")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
+    env["QA_INDEX_DIR"] = str(folder / "index")
+    cli = [sys.executable, "-m", "qa.cli"]
+    built = subprocess.run(
+        [*cli, "index", str(SEEDS)], env=env, cwd=ROOT, capture_output=True, text=True
+    )
+    assert built.returncode == 0, built.stderr
+    port = _free_port()
+    log = folder / "server.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [*cli, "serve", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(url, process, log)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium driven by Playwright (no browser download)."""
+    path = _chromium()
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.fail("playwright is missing: pip install -e '.[test]'", pytrace=False)
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@contextmanager
+def _open(browser: Any, server: str, viewport: dict[str, int]) -> Iterator[Any]:
+    """A fresh page; afterwards it must have had no script errors and no outside requests."""
+    context = browser.new_context(viewport=viewport, locale="en-GB")
+    try:
+        page = context.new_page()
+        page.set_default_timeout(60_000)  # answers take seconds on a busy 2-core machine
+        requests: list[str] = []
+        errors: list[str] = []
+        page.on("request", lambda r: requests.append(r.url))
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(server + "/")
+        yield page
+    finally:
+        context.close()
+    assert not errors, f"script errors on the page: {errors}"
+    outside = [u for u in requests if not u.startswith((server + "/", "data:"))]
+    assert not outside, f"the page fetched from elsewhere: {outside}"
+
+
+@pytest.fixture
+def page(browser: Any, server: str) -> Iterator[Any]:
+    """A desktop-sized page."""
+    with _open(browser, server, DESKTOP) as desktop_page:
+        yield desktop_page
+
+
+def submit(page: Any, question: str) -> Any:
+    """Type a question, press Enter, wait until the page has shown the reply; the response."""
+    page.get_by_label("Your question").fill(question)
+    with page.expect_response(lambda r: r.url.endswith("/v1/ask")) as reply:
+        page.get_by_label("Your question").press("Enter")
+    page.wait_for_function("() => !document.getElementById('ask-button').disabled")
+    return reply.value
+
+
+def ask(page: Any, question: str) -> dict[str, Any]:
+    """submit(), and the JSON body the page received."""
+    body: dict[str, Any] = submit(page, question).json()
+    return body
+
+
+SHOWN_SOURCES = """() => Array.from(document.querySelectorAll('[data-testid=source]')).map(e => ({
+  id: e.dataset.sourceId,
+  text: e.textContent,
+  passage: e.querySelector('.passage').textContent,
+  marks: Array.from(e.querySelectorAll('mark')).map(m => {
+    const before = document.createRange();
+    before.setStart(e.querySelector('.passage'), 0);
+    before.setEndBefore(m);
+    return {text: m.textContent, start: Array.from(before.toString()).length};
+  }),
+}))"""
+
+
+def check_sources(page: Any, body: dict[str, Any]) -> None:
+    """Every source is shown best first with title, score and its full text; the answer's
+    span is the only highlight, at its exact code-point offsets."""
+    shown = page.evaluate(SHOWN_SOURCES)
+    assert [s["id"] for s in shown] == [s["id"] for s in body["sources"]]
+    answer = body["answer"]
+    for item, source in zip(shown, body["sources"], strict=True):
+        assert item["passage"] == source["text"]
+        assert (source["title"] or source["document_id"]) in item["text"]
+        assert f"Score {source['score']:.2f}" in item["text"]
+        if answer is not None and source["id"] == answer["source_id"]:
+            assert item["marks"] == [{"text": answer["text"], "start": answer["start"]}]
+        else:
+            assert item["marks"] == []
+
+
+def resolved_direction(page: Any, selector: str) -> str:
+    """The direction the browser resolved for an element (dir=auto looks at its text)."""
+    return str(page.eval_on_selector(selector, "e => e.matches(':dir(rtl)') ? 'rtl' : 'ltr'"))
+
+
+def test_arabic_question_shows_answer_with_exact_highlight(page: Any) -> None:
+    body = ask(page, ARABIC_QUESTION)
+    answer = body["answer"]
+    assert answer is not None and "الدعم الواسع" in answer["text"]
+    assert page.get_by_test_id("answer").text_content() == answer["text"]
+    check_sources(page, body)
+    mark = page.locator("mark")
+    assert mark.count() == 1 and "الدعم الواسع" in mark.text_content()
+    assert resolved_direction(page, "[data-testid=answer]") == "rtl"
+    assert resolved_direction(page, "input[name=question]") == "rtl"
+    assert resolved_direction(page, "[data-testid=source] .passage") == "rtl"
+
+
+def test_english_question_lays_out_arabic_text_right_to_left(page: Any) -> None:
+    body = ask(page, ENGLISH_QUESTION)
+    assert body["sources"], "the seed index always has nearest passages"
+    check_sources(page, body)  # a non-null answer: the <mark> equals answer.text at its offsets
+    assert resolved_direction(page, "input[name=question]") == "ltr"
+    assert resolved_direction(page, "[data-testid=source] .passage") == "rtl"
+    if body["answer"] is None:
+        assert "No answer was found" in page.get_by_test_id("answer").text_content()
+    else:
+        assert resolved_direction(page, "[data-testid=answer]") == "rtl"
+
+
+def test_abstention_says_no_answer_and_lists_nearest_passages(page: Any) -> None:
+    body = ask(page, UNANSWERABLE)
+    assert body["answer"] is None and body["sources"]
+    answer_box = page.get_by_test_id("answer")
+    assert "No answer was found" in answer_box.text_content()
+    assert answer_box.get_attribute("data-state") == "abstained"
+    assert page.get_by_role("heading", name="Nearest passages").is_visible()
+    assert page.get_by_test_id("source").count() == len(body["sources"])
+    check_sources(page, body)
+
+
+def test_api_and_network_errors_are_readable_messages(page: Any) -> None:
+    # A real API error: an over-long question is refused with a 422 and a JSON message.
+    question = page.get_by_label("Your question")
+    question.evaluate("e => e.removeAttribute('maxlength')")
+    body = ask(page, "why " * 600)
+    assert body["error"]["code"]
+    status = page.locator("#ask-status")
+    assert status.get_attribute("role") == "alert"
+    assert body["error"]["message"] in status.text_content()
+    assert "HTTP 422" in status.text_content()  # InvalidInputError
+    # A failure with no JSON body, and a service that cannot be reached at all.
+    page.route("**/v1/ask", lambda route: route.fulfill(status=502, body="Bad gateway"))
+    submit(page, ENGLISH_QUESTION)
+    assert "HTTP 502" in status.text_content()
+    page.unroute("**/v1/ask")
+    page.route("**/v1/ask", lambda route: route.abort())
+    question.fill(ENGLISH_QUESTION)
+    question.press("Enter")
+    page.wait_for_function("() => /Could not reach/.test(document.body.innerText)")
+    assert page.locator("h1").is_visible() and question.is_visible()
+
+
+def test_passage_markup_stays_text_and_astral_offsets_hold(page: Any) -> None:
+    # A reply crafted to probe the page alone: markup in a passage and emoji before the span.
+    text = '🎉🎈 <img src=x onerror="window.pwned=1"> 𝒜 then the answer, then more 🎉.'
+    start = text.index("the answer")
+    reply = {
+        "question": "q",
+        "answer": {"text": "the answer", "source_id": "p1", "start": start, "end": start + 10,
+                   "score": 0.9},
+        "sources": [{"id": "p1", "document_id": "d1", "title": "<b>T</b>", "text": text,
+                     "score": 1.0, "rank": 1, "metadata": {}}],
+    }  # fmt: skip
+    page.route(
+        "**/v1/ask",
+        lambda route: route.fulfill(content_type="application/json", body=json.dumps(reply)),
+    )
+    ask(page, "q")
+    assert page.locator("mark").text_content() == "the answer"
+    check_sources(page, reply)
+    assert page.locator("[data-testid=source] img, [data-testid=source] b").count() == 0
+    assert page.evaluate("() => window.pwned") is None
+    assert "<b>T</b>" in page.get_by_test_id("source").text_content()
+
+
+def test_keyboard_alone(page: Any) -> None:
+    page.keyboard.press("Tab")
+    focused = page.evaluate("() => document.activeElement.name")
+    assert focused == "question"
+    outline = page.evaluate("() => getComputedStyle(document.activeElement).outlineStyle")
+    assert outline != "none", "keyboard focus must be visible"
+    page.keyboard.type(ARABIC_QUESTION)
+    with page.expect_response(lambda r: r.url.endswith("/v1/ask")):
+        page.keyboard.press("Enter")
+    page.get_by_test_id("answer").filter(has_text="الدعم الواسع").wait_for()
+    page.keyboard.press("Tab")
+    assert page.evaluate("() => document.activeElement.textContent") == "Ask"
+    for field in page.locator("input, textarea").all():
+        assert field.evaluate("e => e.labels.length") == 1
+    assert page.get_by_test_id("answer").get_attribute("aria-live") == "polite"
+
+
+def test_pasted_document_answers_the_next_question(page: Any) -> None:
+    page.get_by_label("Title").fill("Fair notes")
+    page.get_by_label("Text").fill(
+        "The Glimmerfold fair is held in the village of Tarnwick every May. "
+        "Visitors bring lanterns made of paper."
+    )
+    page.get_by_role("button", name="Add text").click()
+    page.locator("#add-status").filter(has_text="Added “Fair notes”").wait_for()
+    body = ask(page, "Where is the Glimmerfold fair held?")
+    top = page.get_by_test_id("source").first
+    assert "Fair notes" in top.text_content() and "Tarnwick" in top.text_content()
+    assert body["sources"][0]["title"] == "Fair notes"
+    check_sources(page, body)
+    if body["answer"] is not None:
+        assert body["answer"]["source_id"] == body["sources"][0]["id"]
+
+
+def test_uploaded_file_answers_with_exact_offsets_after_emoji(page: Any, tmp_path: Path) -> None:
+    upload = tmp_path / "festival.txt"
+    upload.write_text(
+        "🎉🎈 كانت الأمسية مليئة بالموسيقى والأضواء الملونة ورقص الأطفال وأكشاك الطعام والمهرجين "
+        "والوجوه المرسومة والضحك في كل مكان من الساحة القديمة للمدينة، ولم يرغب أحد في العودة "
+        "إلى البيت قبل منتصف الليل. يقام مهرجان زوربلات في مدينة كويلمير كل شهر أكتوبر.\n",
+        encoding="utf-8",
+    )
+    page.get_by_label("File").set_input_files(upload)
+    page.get_by_role("button", name="Upload file").click()
+    page.locator("#add-status").filter(has_text="Added “festival.txt”").wait_for()
+    body = ask(page, "أين يقام مهرجان زوربلات؟")
+    answer = body["answer"]
+    assert answer is not None and "كويلمير" in answer["text"]
+    source = next(s for s in body["sources"] if s["id"] == answer["source_id"])
+    assert source["document_id"] == "festival"
+    assert "🎉" in source["text"][: answer["start"]], "the test needs an emoji before the span"
+    check_sources(page, body)
+
+
+def test_unsupported_upload_shows_the_api_message(page: Any, tmp_path: Path) -> None:
+    upload = tmp_path / "table.xyz"
+    upload.write_text("a,b\n1,2\n", encoding="utf-8")
+    page.get_by_label("File").set_input_files(upload)
+    with page.expect_response(lambda r: r.url.endswith("/v1/documents")) as reply:
+        page.get_by_role("button", name="Upload file").click()
+    message = reply.value.json()["error"]["message"]
+    status = page.locator("#add-status")
+    status.filter(has_text="HTTP 415").wait_for()
+    assert message in status.text_content()
+
+
+@pytest.mark.parametrize(("name", "size"), [("desktop", DESKTOP), ("phone", PHONE)])
+def test_screenshots_and_no_sideways_scrolling(
+    browser: Any, server: str, name: str, size: dict[str, int]
+) -> None:
+    with _open(browser, server, size) as view:
+        body = ask(view, ARABIC_QUESTION)
+        assert body["answer"] is not None
+        width = view.evaluate("() => document.documentElement.scrollWidth")
+        assert width <= size["width"], f"{name}: the page scrolls sideways ({width}px)"
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        view.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+    assert (SCREENSHOTS / f"{name}.png").stat().st_size > 10_000

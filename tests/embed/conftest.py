@@ -1,0 +1,6 @@
+"""Keep Hugging Face libraries off the network: the exported model is local."""
+
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
