@@ -41,7 +41,7 @@ def run_eval(
     ) as bar:
         report = evaluate(lambda q: pipeline.ask(q, top_k=top_k), questions, bar.update)
     if plot:
-        write_plot(report, plot)
+        write_plot(report, plot, pipeline.abstain_threshold)
     if json_out:
         print(json.dumps(report.summary(), ensure_ascii=False, indent=2))
         return
@@ -71,7 +71,7 @@ def print_report(report: Report) -> None:
     Console().print(table)
 
 
-def write_plot(report: Report, path: Path) -> None:
+def write_plot(report: Report, path: Path, threshold: float | None = None) -> None:
     """Recall@k curve and the answer-score distributions, for choosing the abstention cut."""
     import matplotlib
 
@@ -88,18 +88,25 @@ def write_plot(report: Report, path: Path) -> None:
     left.plot(ks, recall, marker="o")
     left.set(xlabel="k", ylabel="Recall@k", title="Retrieval", ylim=(0, 1.02))
     left.grid(alpha=0.3)
-    right_scores = [r.answer_score for r in answerable if r.correct and r.answer_score is not None]
-    wrong_scores = [
-        r.answer_score for r in report.results if not r.correct and r.answer_score is not None
-    ]
-    right.hist([right_scores, wrong_scores], bins=20, label=["right answer", "wrong answer"])
+    groups = {
+        "answerable, answered right": [r for r in answerable if r.correct],
+        "answerable, wrong or abstained": [r for r in answerable if not r.correct],
+        "unanswerable": [r for r in report.results if not r.answerable],
+    }
+    data = [[r.confidence for r in rs if r.confidence is not None] for rs in groups.values()]
+    labels = [f"{name} ({len(rs)})" for name, rs in groups.items()]
+    kept = [(d, label) for d, label in zip(data, labels, strict=True) if d]
+    if kept:
+        right.hist([d for d, _ in kept], bins=20, range=(0, 1), label=[lb for _, lb in kept])
+    if threshold is not None:
+        right.axvline(threshold, color="black", linestyle="--", label=f"threshold {threshold:g}")
     abstained = sum(1 for r in report.results if r.answer is None)
     right.set(
-        xlabel="answer score",
+        xlabel="answer probability (confidence)",
         ylabel="questions",
-        title=f"Answer scores ({abstained} abstained)",
+        title=f"Choosing the abstention threshold ({abstained} abstained)",
     )
-    right.legend()
+    right.legend(fontsize="small")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)

@@ -50,6 +50,7 @@ class QuestionResult:
     gold_rank: int | None
     answer: str | None
     answer_score: float | None
+    confidence: float | None
     correct: bool
     latency_ms: float
 
@@ -199,6 +200,7 @@ def evaluate(
                 gold_rank=rank,
                 answer=answer,
                 answer_score=result.answer.score if result.answer else None,
+                confidence=result.confidence,
                 correct=answer_correct(q, answer),
                 latency_ms=latency,
             )

@@ -139,6 +139,11 @@ class Pipeline:
                 write_manifest(self.options.index_dir, self.manifest)
 
     @property
+    def abstain_threshold(self) -> float:
+        """The answer probability below which the service abstains."""
+        return self._abstainer.threshold
+
+    @property
     def ready(self) -> bool:
         """True when at least one passage can be searched."""
         return len(self._index) > 0
