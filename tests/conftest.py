@@ -14,6 +14,7 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 # The torch engine exports the bundled model once per test session, never into the home folder.
 _MODEL_CACHE = tempfile.mkdtemp(prefix="qa-model-cache-")
+os.environ["QA_MODEL_CACHE_DIR"] = _MODEL_CACHE  # inherited by servers the tests start
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"

@@ -44,6 +44,7 @@ def live_server(
     shutil.copytree(seed_index, index_dir)
     port = free_port()
     clean = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
+    clean["QA_MODEL_CACHE_DIR"] = os.environ.get("QA_MODEL_CACHE_DIR", str(workdir / "models"))
     full_env = {**clean, "QA_INDEX_DIR": str(index_dir), **(env or {})}
     log = workdir / "server.log"
     with log.open("wb") as sink:

@@ -30,6 +30,8 @@ class LiveServer:
         self.url = f"http://127.0.0.1:{self.port}"
         env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
         env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", QA_LOG_LEVEL="warning")
+        if "QA_MODEL_CACHE_DIR" in os.environ:
+            env["QA_MODEL_CACHE_DIR"] = os.environ["QA_MODEL_CACHE_DIR"]
         env["PYTHONPATH"] = str(ROOT)
         self.log = (index_dir.parent / f"server-{self.port}.log").open("ab")
         self.proc = subprocess.Popen(

@@ -9,19 +9,15 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
-from tests.conftest import ROOT, SEEDS
+from tests.conftest import ROOT
+from tests.live_server import live_server
 
 pytestmark = pytest.mark.integration
 
@@ -57,59 +53,12 @@ def _chromium() -> str:
     return path
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"qa serve exited early:\n{log.read_text()[-3000:]}", pytrace=False)
-        try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    pytest.fail(f"qa serve was not ready in time:\n{log.read_text()[-3000:]}", pytrace=False)
-
-
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real `qa serve` subprocess over a fresh seed index built with the CLI."""
-    _chromium()  # skip or fail before spending a minute on the index
-    folder = tmp_path_factory.mktemp("web")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
-    env["QA_INDEX_DIR"] = str(folder / "index")
-    cli = [sys.executable, "-m", "qa.cli"]
-    built = subprocess.run(
-        [*cli, "index", str(SEEDS)], env=env, cwd=ROOT, capture_output=True, text=True
-    )
-    assert built.returncode == 0, built.stderr
-    port = _free_port()
-    log = folder / "server.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [*cli, "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env=env,
-            cwd=ROOT,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_ready(url, process, log)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+def server(tmp_path_factory: pytest.TempPathFactory, seed_index_dir: Path) -> Iterator[str]:
+    """A real `qa serve` subprocess over a private copy of the seed index."""
+    _chromium()  # skip or fail before spending time on the server
+    with live_server(seed_index_dir, tmp_path_factory.mktemp("web")) as running:
+        yield running.url
 
 
 @pytest.fixture(scope="module")
