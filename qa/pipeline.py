@@ -112,7 +112,8 @@ class Pipeline:
         self._clause_model = ClauseModel()
         abstainer = Abstainer()
         if options.abstain_threshold is not None:
-            abstainer = replace(abstainer, threshold=options.abstain_threshold)
+            cut = options.abstain_threshold
+            abstainer = replace(abstainer, threshold=cut, cross_threshold=cut)
         self._abstainer = abstainer
         self.timing_listeners: list[Callable[[str, Timings], None]] = []
         self.reader: SpanReader | None = None
@@ -140,7 +141,7 @@ class Pipeline:
 
     @property
     def abstain_threshold(self) -> float:
-        """The answer probability below which the service abstains."""
+        """The answer probability below which the service abstains (same-script questions)."""
         return self._abstainer.threshold
 
     @property
@@ -262,8 +263,9 @@ class Pipeline:
         if choice is not None:
             background = float(np.mean(self._background @ vector))
             evidence = gather_evidence(choice, retrieval, background)
-            confidence = self._abstainer.probability(evidence, is_cross_script(question, retrieval))
-            if confidence >= self._abstainer.threshold:
+            cross = is_cross_script(question, retrieval)
+            confidence = self._abstainer.probability(evidence, cross)
+            if confidence >= self._abstainer.cut(cross):
                 answer = replace(choice.answer, score=confidence)
         if answer is not None and self.reader is not None:
             top = [c.passage for c in retrieval.candidates[: self._clause_model.passages]]
