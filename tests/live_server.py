@@ -1,28 +1,18 @@
-"""Start `qa serve` as a real subprocess on a free loopback port, for integration tests."""
+"""A `qa serve` subprocess over a private copy of an index, as a context manager for tests."""
 
 from __future__ import annotations
 
-import os
 import shutil
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
+from tests.server_process import LiveServer as ServerProcess
+from tests.server_process import free_port
 
-from tests.conftest import ROOT
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+__all__ = ["LiveServer", "free_port", "live_server"]
 
 
 @dataclass
@@ -36,47 +26,13 @@ class LiveServer:
 
 
 @contextmanager
-def live_server(
-    seed_index: Path, workdir: Path, env: dict[str, str] | None = None
-) -> Iterator[LiveServer]:
+def live_server(seed_index: Path, workdir: Path) -> Iterator[LiveServer]:
     """Serve a private copy of seed_index until the block ends; fails if /readyz never passes."""
     index_dir = workdir / "index"
     shutil.copytree(seed_index, index_dir)
-    port = free_port()
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
-    clean["QA_MODEL_CACHE_DIR"] = os.environ.get("QA_MODEL_CACHE_DIR", str(workdir / "models"))
-    full_env = {**clean, "QA_INDEX_DIR": str(index_dir), **(env or {})}
-    log = workdir / "server.log"
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "qa.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=ROOT,
-            env=full_env,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
+    server = ServerProcess(index_dir, log_level="info")
     try:
-        _wait_ready(url, process, log)
-        yield LiveServer(url, process, log, index_dir)
+        server.wait_alive(timeout=180, route="/readyz")
+        yield LiveServer(server.url, server.proc, server.log_path, index_dir)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited early:\n{log.read_text(errors='replace')}")
-        try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise RuntimeError(f"server not ready in time:\n{log.read_text(errors='replace')}")
+        server.stop()

@@ -24,16 +24,23 @@ def free_port() -> int:
 class LiveServer:
     """One `qa serve` process group on a temp index; killed with SIGKILL or stopped cleanly."""
 
-    def __init__(self, index_dir: Path, workers: int = 1, port: int | None = None) -> None:
+    def __init__(
+        self,
+        index_dir: Path,
+        workers: int = 1,
+        port: int | None = None,
+        log_level: str = "warning",
+    ) -> None:
         self.index_dir = index_dir
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
-        env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", QA_LOG_LEVEL="warning")
+        env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", QA_LOG_LEVEL=log_level)
         if "QA_MODEL_CACHE_DIR" in os.environ:
             env["QA_MODEL_CACHE_DIR"] = os.environ["QA_MODEL_CACHE_DIR"]
         env["PYTHONPATH"] = str(ROOT)
-        self.log = (index_dir.parent / f"server-{self.port}.log").open("ab")
+        self.log_path = index_dir.parent / f"server-{self.port}.log"
+        self.log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
             [
                 *(sys.executable, "-m", "qa.cli", "serve", "--port", str(self.port)),
@@ -46,18 +53,20 @@ class LiveServer:
             start_new_session=True,  # its own process group: SIGKILL reaches every worker
         )
 
-    def wait_alive(self, timeout: float = 120.0) -> None:
+    def wait_alive(self, timeout: float = 120.0, route: str = "/healthz") -> None:
+        """Wait until the route answers 200 (/readyz: the index is loaded and can answer)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited with {self.proc.returncode}")
+                tail = self.log_path.read_text(errors="replace")[-3000:]
+                raise RuntimeError(f"server exited with {self.proc.returncode}:\n{tail}")
             try:
-                if httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200:
+                if httpx.get(f"{self.url}{route}", timeout=2).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass
             time.sleep(0.2)
-        raise TimeoutError("server did not come up")
+        raise TimeoutError(f"server did not come up: {self.log_path.read_text(errors='replace')}")
 
     def kill(self) -> None:
         """SIGKILL the whole process group: no shutdown code runs."""
