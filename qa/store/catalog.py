@@ -116,17 +116,6 @@ class Catalog:
             row = self._conn.execute("PRAGMA data_version").fetchone()
         return int(row[0])
 
-    def get_meta(self, key: str) -> str | None:
-        """A value from the meta table."""
-        with self._lock:
-            row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return None if row is None else str(row[0])
-
-    def set_meta(self, key: str, value: str) -> None:
-        """Set a value in the meta table."""
-        with self._transaction() as conn:
-            conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
-
     def upsert(
         self, document: Document, passages: Sequence[NewPassage]
     ) -> tuple[list[int], list[int]]:
