@@ -1,14 +1,18 @@
-"""Vector index protocol and its embedded FAISS implementation: exact while small, IVF above.
+"""Vector index protocol and its embedded FAISS implementation: exact while small, IVF-PQ above.
 
-The index type follows the corpus size (`choose_spec`): exact inner product (IndexFlatIP)
-below a threshold, an inverted-file index (IVF, exact vectors in each list, fp16 for the
-clause index) above it. Ids are the catalogue's stable row ids; removal and reconstruction by
-id cost O(removed) through a hash-table direct map, never O(corpus) per id.
+The index type follows the corpus size (`choose_spec`): exact inner product (IndexFlatIP, fp16
+for the clause index) below a threshold; above it an inverted file of 4-bit fast-scan PQ codes
+whose best `rerank` candidates are re-scored exactly against the stored vectors (IndexRefine:
+full vectors, or fp16 for clauses). bench/vector_index.py measured the defaults at 1M vectors.
+Fast-scan lists cannot delete, so that kind removes by tombstone (qa/store/tombstones.py) and
+rebuilds itself once tombstones pass a quarter of what it stores. Ids are the catalogue's
+stable row ids; "ivf" (IVF-Flat) is still read from older snapshots.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -17,22 +21,30 @@ import faiss
 import numpy as np
 import numpy.typing as npt
 
+from qa.store.tombstones import IdTable, id_map, live_selector
+
 Ids = npt.NDArray[np.int64]
 Matrix = npt.NDArray[np.float32]
 
-EXACT_LIMIT = 200_000  # vectors: exact search below, IVF from here on
+EXACT_LIMIT = 200_000  # vectors: exact search below, IVF-PQ from here on
 TRAIN_PER_LIST = 40  # training vectors per inverted list (FAISS warns below 39)
-PROBE_SHARE = 16  # probe nlist/16 lists: recall@10 0.95 at 1M (bench/vector_index.py)
+PROBE_SHARE = 8  # probe nlist/8 lists (bench/vector_index.py at 1M)
+PQ_DIMS = 2  # dimensions per 4-bit PQ sub-quantizer: 192 codes of 4 bits at 384-d
+RERANK = 1000  # PQ candidates re-scored exactly per query
+COMPACT_SHARE = 0.25  # rebuild a tombstoned index once this share of it is removed
+CHUNK = 65_536  # vectors per add or reconstruct call while (re)building
 
 
 @dataclass(frozen=True)
 class IndexSpec:
     """What kind of FAISS index holds a set of vectors (recorded in manifest.json)."""
 
-    kind: str = "flat"  # "flat" (exact) or "ivf"
+    kind: str = "flat"  # "flat" (exact), "ivfpq" (IVF fast-scan PQ + exact re-rank), "ivf"
     nlist: int = 0
     nprobe: int = 0
     fp16: bool = False
+    pq_dims: int = 0  # "ivfpq": dimensions per 4-bit PQ sub-quantizer
+    rerank: int = 0  # "ivfpq": candidates per query re-scored against the stored vectors
 
     def as_dict(self) -> dict[str, Any]:
         """Plain JSON-ready form."""
@@ -40,11 +52,13 @@ class IndexSpec:
 
 
 def choose_spec(count: int, fp16: bool = False, exact_limit: int = EXACT_LIMIT) -> IndexSpec:
-    """Exact search while small; IVF with ~4·sqrt(n) lists (a power of two) above the limit."""
+    """Exact search while small; IVF-PQ with ~4·sqrt(n) lists (a power of two) above the limit."""
     if count < exact_limit:
         return IndexSpec("flat", fp16=fp16)
     nlist = 1 << max(8, round(math.log2(4 * math.sqrt(count))))
-    return IndexSpec("ivf", nlist=nlist, nprobe=max(32, nlist // PROBE_SHARE), fp16=fp16)
+    return IndexSpec(
+        "ivfpq", nlist, max(16, nlist // PROBE_SHARE), fp16, pq_dims=PQ_DIMS, rerank=RERANK
+    )
 
 
 class VectorIndex(Protocol):
@@ -67,6 +81,12 @@ class VectorIndex(Protocol):
         ...
 
 
+def _owning(outer: Any, inner: Any) -> Any:
+    outer.own_fields = True
+    inner.this.disown()  # the outer index frees the inner one
+    return outer
+
+
 def _make(dim: int, spec: IndexSpec) -> Any:
     ip = faiss.METRIC_INNER_PRODUCT
     if spec.kind == "flat":
@@ -75,6 +95,13 @@ def _make(dim: int, spec: IndexSpec) -> Any:
                 faiss.IndexScalarQuantizer(dim, faiss.ScalarQuantizer.QT_fp16, ip)
             )
         return faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+    if spec.kind == "ivfpq":
+        if spec.pq_dims <= 0 or dim % spec.pq_dims:
+            raise ValueError(f"pq_dims {spec.pq_dims} does not divide dimension {dim}")
+        refine = "Refine(SQfp16)" if spec.fp16 else "RFlat"
+        layout = f"IVF{spec.nlist},PQ{dim // spec.pq_dims}x4fs,{refine}"
+        base = faiss.index_factory(dim, layout, ip)
+        return _owning(faiss.IndexIDMap(base), base)
     if spec.kind != "ivf":
         raise ValueError(f"unknown vector index kind {spec.kind!r}")
     quantizer: Any = faiss.IndexFlatIP(dim)
@@ -85,13 +112,18 @@ def _make(dim: int, spec: IndexSpec) -> Any:
         )
     else:
         index = faiss.IndexIVFFlat(quantizer, dim, spec.nlist, ip)
-    index.own_fields = True
-    quantizer.this.disown()  # the IVF index owns and frees its quantizer
-    return index
+    return _owning(index, quantizer)
 
 
 class FaissIndex:
-    """Inner-product search (cosine on unit vectors) under stable int64 ids."""
+    """Inner-product search (cosine on unit vectors) under stable int64 ids.
+
+    A single query is searched on one FAISS thread (`search_threads`): a server's parallelism
+    is its request threads, and on shared cores OpenMP teams for one query cost more than
+    they save (bench/vector_index.py: p50 0.5 ms on one thread, 16 ms on two, at 100k).
+    """
+
+    search_threads = 1  # FAISS threads for a single-query search; 0: FAISS's default
 
     def __init__(self, dim: int, spec: IndexSpec | None = None, raw: Any = None) -> None:
         self.dim = dim
@@ -99,41 +131,87 @@ class FaissIndex:
         self._index = raw if raw is not None else _make(dim, self.spec)
         if self.spec.kind == "ivf":
             self._index.nprobe = self.spec.nprobe
+        self._table = IdTable(self._index) if self.spec.kind == "ivfpq" else None
 
     @classmethod
     def build(cls, dim: int, spec: IndexSpec, ids: Ids, vectors: Matrix) -> FaissIndex:
-        """A new index of this kind holding these vectors (IVF is trained on a sample)."""
+        """A new index of this kind holding these vectors (IVF kinds train on a sample)."""
+        return cls._assemble(dim, spec, np.asarray(ids, dtype=np.int64), lambda rows: vectors[rows])
+
+    @classmethod
+    def _assemble(
+        cls, dim: int, spec: IndexSpec, ids: Ids, take: Callable[[Ids], Matrix]
+    ) -> FaissIndex:
+        """Build from vectors fetched a chunk at a time (`take(rows)`), never all at once."""
         index = cls(dim, spec)
-        if spec.kind == "ivf":
+        if spec.kind in ("ivf", "ivfpq"):
             rng = np.random.default_rng(0)
-            n = min(len(vectors), spec.nlist * TRAIN_PER_LIST)
-            sample = vectors[np.sort(rng.choice(len(vectors), n, replace=False))]
-            index._index.train(np.ascontiguousarray(sample, dtype=np.float32))
+            n = min(len(ids), spec.nlist * TRAIN_PER_LIST)
+            sample = np.sort(rng.choice(len(ids), n, replace=False))
+            index._index.train(np.ascontiguousarray(take(sample), dtype=np.float32))
+        if spec.kind == "ivf":
             hashtable = faiss.DirectMap.Hashtable  # type: ignore[attr-defined]
             index._index.set_direct_map_type(hashtable)
-        index.add(ids, vectors)
+        for start in range(0, len(ids), CHUNK):
+            rows = np.arange(start, min(start + CHUNK, len(ids)), dtype=np.int64)
+            index.add(ids[rows], take(rows))
         return index
 
     def add(self, ids: Ids, vectors: Matrix) -> None:
-        if len(ids):
-            self._index.add_with_ids(
-                np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(ids, dtype=np.int64)
-            )
+        if not len(ids):
+            return
+        ids = np.asarray(ids, dtype=np.int64)
+        if self._table is not None and ids.min() < 0:
+            raise ValueError("ids must be >= 0 (negative ids mark removed vectors)")
+        start = int(self._index.ntotal)
+        self._index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids)
+        if self._table is not None:
+            self._table.added(ids, start)
 
     def remove(self, ids: Ids) -> None:
-        if len(ids):
-            selector = faiss.IDSelectorArray(np.asarray(ids, dtype=np.int64))
-            self._index.remove_ids(selector)
+        if not len(ids):
+            return
+        ids = np.asarray(ids, dtype=np.int64)
+        if self._table is None:
+            self._index.remove_ids(faiss.IDSelectorArray(ids))
+        elif self._table.kill(ids) and self._table.dead > COMPACT_SHARE * self._index.ntotal:
+            self._compact()
+
+    def _compact(self) -> None:
+        """Rebuild without the tombstones (retrained on what is left)."""
+        assert self._table is not None
+        live = self._table.live()
+        ids = id_map(self._index)[live].copy()
+        inner = self._index.index
+        fresh = self._assemble(
+            self.dim, self.spec, ids, lambda rows: self._stored(inner, live[rows])
+        )
+        self._index, self._table = fresh._index, fresh._table
+
+    def _stored(self, inner: Any, positions: Ids) -> Matrix:
+        if len(positions) == 0:
+            return np.zeros((0, self.dim), np.float32)
+        out: Matrix = inner.reconstruct_batch(positions)
+        return out.reshape(len(positions), self.dim)
 
     def reconstruct(self, ids: Ids) -> Matrix:
         """The stored vectors of these ids (fp16 indexes give them back rounded)."""
+        ids = np.asarray(ids, dtype=np.int64)
         if len(ids) == 0:
             return np.zeros((0, self.dim), np.float32)
-        out: Matrix = self._index.reconstruct_batch(np.asarray(ids, dtype=np.int64))
-        return out.reshape(len(ids), self.dim)
+        if self._table is None:
+            out: Matrix = self._index.reconstruct_batch(ids)
+            return out.reshape(len(ids), self.dim)
+        where = self._table.positions(ids)
+        if (where < 0).any():
+            raise KeyError(f"ids not held: {ids[where < 0][:5].tolist()}")
+        return self._stored(self._index.index, where)
 
     def all_vectors(self) -> tuple[Ids, Matrix]:
         """Every (id, vector) held, for rebuilding as another kind."""
+        if self._table is not None:
+            live = self._table.live()
+            return id_map(self._index)[live].copy(), self._stored(self._index.index, live)
         if self.spec.kind == "flat":
             ids = faiss.vector_to_array(self._index.id_map).astype(np.int64)
         else:
@@ -147,11 +225,33 @@ class FaissIndex:
         return ids, self.reconstruct(ids)
 
     def search(self, queries: Matrix, k: int) -> tuple[Matrix, Ids]:
-        k = max(1, min(k, len(self)))
         if len(self) == 0:
             n = len(queries)
             return np.zeros((n, 0), np.float32), np.zeros((n, 0), np.int64)
-        scores, ids = self._index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
+        k = max(1, min(k, len(self)))
+        queries = np.ascontiguousarray(queries, dtype=np.float32)
+        if len(queries) > 1 or not self.search_threads:
+            return self._search(queries, k)
+        before = faiss.omp_get_max_threads()  # a per-thread setting in OpenMP
+        faiss.omp_set_num_threads(self.search_threads)
+        try:
+            return self._search(queries, k)
+        finally:
+            faiss.omp_set_num_threads(before)
+
+    def _search(self, queries: Matrix, k: int) -> tuple[Matrix, Ids]:
+        if self._table is None:
+            scores, ids = self._index.search(queries, k)
+            return scores, ids
+        probe = faiss.SearchParametersIVF()
+        probe.nprobe = self.spec.nprobe
+        selector = live_selector(self._index) if self._table.dead else None
+        if selector is not None:
+            probe.sel = selector  # removed vectors are never returned
+        params = faiss.IndexRefineSearchParameters()
+        params.k_factor = max(1.0, self.spec.rerank / k)
+        params.base_index_params = probe
+        scores, ids = self._index.search(queries, k, params=params)
         return scores, ids
 
     def serialize(self) -> npt.NDArray[np.uint8]:
@@ -168,4 +268,5 @@ class FaissIndex:
         return cls(dim, spec, raw)
 
     def __len__(self) -> int:
-        return int(self._index.ntotal)
+        dead = self._table.dead if self._table is not None else 0
+        return int(self._index.ntotal) - dead

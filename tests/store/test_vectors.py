@@ -1,4 +1,4 @@
-"""The FAISS index kinds: exact below the threshold, IVF above; ids stable across removals."""
+"""The FAISS index kinds: exact below the threshold, IVF-PQ above; ids stable across removals."""
 
 from __future__ import annotations
 
@@ -17,13 +17,23 @@ def _unit(n: int, dim: int = 32, seed: int = 0) -> np.ndarray:
 def test_kind_follows_the_corpus_size() -> None:
     assert choose_spec(EXACT_LIMIT - 1).kind == "flat"
     big = choose_spec(1_000_000)
-    assert big.kind == "ivf" and big.nlist == 4096 and 0 < big.nprobe <= big.nlist
+    assert big.kind == "ivfpq" and big.nlist == 4096 and 0 < big.nprobe <= big.nlist
+    assert big.pq_dims > 0 and big.rerank >= 10
+    assert IndexSpec(**big.as_dict()) == big  # the manifest form reads back as the same spec
+    assert choose_spec(5_000_000, fp16=True).fp16
 
 
 @pytest.mark.parametrize(
     "spec",
-    [IndexSpec(), IndexSpec(fp16=True), IndexSpec("ivf", 16, 16), IndexSpec("ivf", 16, 16, True)],
-    ids=["flat", "flat-fp16", "ivf", "ivf-fp16"],
+    [
+        IndexSpec(),
+        IndexSpec(fp16=True),
+        IndexSpec("ivf", 16, 16),
+        IndexSpec("ivf", 16, 16, True),
+        IndexSpec("ivfpq", 16, 16, pq_dims=2, rerank=100),
+        IndexSpec("ivfpq", 16, 16, True, pq_dims=4, rerank=100),
+    ],
+    ids=["flat", "flat-fp16", "ivf", "ivf-fp16", "ivfpq", "ivfpq-fp16"],
 )
 def test_add_remove_reconstruct_and_serialise(spec: IndexSpec) -> None:
     vectors = _unit(2000)
@@ -34,7 +44,7 @@ def test_add_remove_reconstruct_and_serialise(spec: IndexSpec) -> None:
     _, found = index.search(vectors[:500], 5)
     assert not set(found.ravel()) & set(ids[:500].tolist()), "a removed id came back"
     np.testing.assert_allclose(index.reconstruct(ids[600:603]), vectors[600:603], atol=1e-3)
-    # nprobe = nlist makes IVF exact, so the nearest neighbour of a held vector is itself
+    # nprobe = nlist makes IVF exact (IVF-PQ: after re-ranking), so a held vector finds itself
     _, top = index.search(vectors[700:710], 1)
     assert top[:, 0].tolist() == ids[700:710].tolist()
     copy = FaissIndex(32, spec, faiss.deserialize_index(index.serialize()))
