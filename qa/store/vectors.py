@@ -5,14 +5,16 @@ for the clause index) below a threshold; above it an inverted file of 4-bit fast
 whose best `rerank` candidates are re-scored exactly against the stored vectors (IndexRefine:
 full vectors, or fp16 for clauses). bench/vector_index.py measured the defaults at 1M vectors.
 Fast-scan lists cannot delete, so that kind removes by tombstone (qa/store/tombstones.py) and
-rebuilds itself once tombstones pass a quarter of what it stores. Ids are the catalogue's
-stable row ids; "ivf" (IVF-Flat) is still read from older snapshots.
+rebuilds itself, as the kind `choose_spec` picks for what is left, once tombstones pass a
+quarter of what it stores. Ids are the catalogue's stable row ids; "ivf" (IVF-Flat) is still
+read from older snapshots.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -57,7 +59,7 @@ def choose_spec(count: int, fp16: bool = False, exact_limit: int = EXACT_LIMIT) 
     """Exact search while small; IVF-PQ with ~2·sqrt(n) lists (a power of two) above the limit."""
     if count < exact_limit:
         return IndexSpec("flat", fp16=fp16)
-    nlist = 1 << max(8, round(math.log2(LISTS_PER_ROOT * math.sqrt(count))))
+    nlist = 1 << max(4, round(math.log2(LISTS_PER_ROOT * math.sqrt(count))))
     return IndexSpec(
         "ivfpq", nlist, max(16, nlist // PROBE_SHARE), fp16, pq_dims=PQ_DIMS, rerank=RERANK
     )
@@ -81,6 +83,17 @@ class VectorIndex(Protocol):
     def __len__(self) -> int:
         """Number of vectors held."""
         ...
+
+
+@contextmanager
+def _omp_threads(n: int) -> Iterator[None]:
+    """FAISS's OpenMP thread count for the calling thread only (a per-thread setting)."""
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(n)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(before)
 
 
 def _owning(outer: Any, inner: Any) -> Any:
@@ -126,6 +139,7 @@ class FaissIndex:
     """
 
     search_threads = 1  # FAISS threads for a single-query search; 0: FAISS's default
+    exact_limit = EXACT_LIMIT  # compaction re-chooses the kind for what is left (choose_spec)
 
     def __init__(self, dim: int, spec: IndexSpec | None = None, raw: Any = None) -> None:
         self.dim = dim
@@ -150,8 +164,13 @@ class FaissIndex:
         if spec.kind in ("ivf", "ivfpq"):
             rng = np.random.default_rng(0)
             n = min(len(ids), spec.nlist * TRAIN_PER_LIST)
-            sample = np.sort(rng.choice(len(ids), n, replace=False))
-            index._index.train(np.ascontiguousarray(take(sample), dtype=np.float32))
+            sample = np.ascontiguousarray(
+                take(np.sort(rng.choice(len(ids), n, replace=False))), dtype=np.float32
+            )
+            # training runs thousands of small OpenMP regions (PQ: 192 tiny k-means); on shared
+            # cores each can stall for milliseconds: 14 s on 1 thread, 109 s on 2 at 100k
+            with _omp_threads(1):
+                index._index.train(sample)
         if spec.kind == "ivf":
             hashtable = faiss.DirectMap.Hashtable  # type: ignore[attr-defined]
             index._index.set_direct_map_type(hashtable)
@@ -183,15 +202,19 @@ class FaissIndex:
             self._compact()
 
     def _compact(self) -> None:
-        """Rebuild without the tombstones (retrained on what is left)."""
+        """Rebuild without the tombstones, as the kind `choose_spec` picks for what is left.
+
+        Retrained on the live vectors (or exact once few are left, so nothing is trained on
+        too few points); blocks the caller for about a fresh build of that size.
+        """
         assert self._table is not None
         live = self._table.live()
         ids = id_map(self._index)[live].copy()
         inner = self._index.index
-        fresh = self._assemble(
-            self.dim, self.spec, ids, lambda rows: self._stored(inner, live[rows])
-        )
-        self._index, self._table = fresh._index, fresh._table
+        spec = choose_spec(len(live), self.spec.fp16, self.exact_limit)
+        fresh = self._assemble(self.dim, spec, ids, lambda rows: self._stored(inner, live[rows]))
+        self.spec, self._index, self._table = fresh.spec, fresh._index, fresh._table
+        self._mapped = False
 
     def _stored(self, inner: Any, positions: Ids) -> Matrix:
         if len(positions) == 0:
@@ -237,12 +260,8 @@ class FaissIndex:
         queries = np.ascontiguousarray(queries, dtype=np.float32)
         if len(queries) > 1 or not self.search_threads:
             return self._search(queries, k)
-        before = faiss.omp_get_max_threads()  # a per-thread setting in OpenMP
-        faiss.omp_set_num_threads(self.search_threads)
-        try:
+        with _omp_threads(self.search_threads):
             return self._search(queries, k)
-        finally:
-            faiss.omp_set_num_threads(before)
 
     def _search(self, queries: Matrix, k: int) -> tuple[Matrix, Ids]:
         if self._table is None:

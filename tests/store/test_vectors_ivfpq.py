@@ -96,15 +96,34 @@ def test_tombstones_survive_serialization(
 
 
 def test_compacts_once_a_quarter_is_removed(
-    built: tuple[FaissIndex, np.ndarray, np.ndarray],
+    built: tuple[FaissIndex, np.ndarray, np.ndarray], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(FaissIndex, "exact_limit", 1000)  # what is left is still "large"
     index, ids, vectors = built
     before = len(index.serialize())
     index.remove(ids[:1200])
     assert len(index) == 1800
+    assert index.spec.kind == "ivfpq" and index.spec == choose_spec(1800, exact_limit=1000)
     assert len(index.serialize()) < 0.75 * before, "removed vectors still take space"
     assert not _returned(index, vectors[:1200], 20) & set(ids[:1200].tolist())
     np.testing.assert_allclose(index.reconstruct(ids[2000:2003]), vectors[2000:2003], atol=1e-6)
+    index.remove(ids[1200:1300])  # tombstones again in the rebuilt index
+    assert len(index) == 1700
+    assert not _returned(index, vectors[1200:1300], 20) & set(ids[:1300].tolist())
+
+
+def test_compaction_turns_exact_once_few_are_left(
+    built: tuple[FaissIndex, np.ndarray, np.ndarray],
+) -> None:
+    index, ids, vectors = built  # the default exact limit is far above 3000
+    index.remove(ids[:2990])
+    assert index.spec.kind == "flat" and len(index) == 10
+    _, found = index.search(vectors[2990:], 1)
+    assert found[:, 0].tolist() == ids[2990:].tolist()
+    index.remove(ids[2990:])
+    assert len(index) == 0 and index.search(vectors[:1], 5)[1].size == 0
+    index.add(ids[:3], vectors[:3])
+    assert _returned(index, vectors[:3], 1) == set(ids[:3].tolist())
 
 
 def test_random_edits_agree_with_a_model() -> None:
