@@ -30,11 +30,16 @@ Matrix = npt.NDArray[np.float32]
 
 EXACT_LIMIT = 200_000  # vectors: exact search below, IVF-PQ from here on
 TRAIN_PER_LIST = 40  # training vectors per inverted list (FAISS warns below 39)
-LISTS_PER_ROOT = 2  # ~2·sqrt(n) lists: 2048 at 1M (4096 built 2.4x slower, same recall)
-PROBE_SHARE = 8  # probe nlist/8 lists
 PQ_DIMS = 2  # dimensions per 4-bit PQ sub-quantizer: 192 codes of 4 bits at 384-d
 RERANK = 2000  # PQ candidates re-scored exactly per query (1000: recall@10 0.958 at 1M)
-# bench/vector_index.py at 1M: recall@10 0.975, p99 4.0 ms on one thread, build 110 s, 1.6 GiB
+# Lists (per sqrt(n)) and probed share, keyed by fp16: passages (False) and clause vectors
+# (True: 4-5 a passage, only extra candidates beside dense and BM25, so probed more cheaply).
+# bench/vector_index.py, 1M passages: 2048 lists, nprobe 256: recall@10 0.975, p99 4.0 ms on
+# one thread, built in 110 s (4096 lists: same recall, 263 s), 1.6 GiB. 5M clause vectors:
+# 1024 lists, nprobe 64: recall@10 0.918, p99 6.6 ms, 127 s, 4.1 GiB (nprobe 128: 0.957,
+# p99 13.5 ms; 4096 lists: same recall, 475 s).
+LISTS_PER_ROOT = {False: 2.0, True: 0.5}
+PROBE_SHARE = {False: 8, True: 16}
 COMPACT_SHARE = 0.25  # rebuild a tombstoned index once this share of it is removed
 CHUNK = 65_536  # vectors per add or reconstruct call while (re)building
 
@@ -56,13 +61,15 @@ class IndexSpec:
 
 
 def choose_spec(count: int, fp16: bool = False, exact_limit: int = EXACT_LIMIT) -> IndexSpec:
-    """Exact search while small; IVF-PQ with ~2·sqrt(n) lists (a power of two) above the limit."""
+    """Exact search while small; IVF-PQ with ~c·sqrt(n) lists (a power of two) above the limit.
+
+    `fp16` marks the clause index, which gets fewer lists and a smaller probed share.
+    """
     if count < exact_limit:
         return IndexSpec("flat", fp16=fp16)
-    nlist = 1 << max(4, round(math.log2(LISTS_PER_ROOT * math.sqrt(count))))
-    return IndexSpec(
-        "ivfpq", nlist, max(16, nlist // PROBE_SHARE), fp16, pq_dims=PQ_DIMS, rerank=RERANK
-    )
+    nlist = 1 << max(4, round(math.log2(LISTS_PER_ROOT[fp16] * math.sqrt(count))))
+    nprobe = max(16, nlist // PROBE_SHARE[fp16])
+    return IndexSpec("ivfpq", nlist, nprobe, fp16, pq_dims=PQ_DIMS, rerank=RERANK)
 
 
 class VectorIndex(Protocol):

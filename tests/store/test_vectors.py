@@ -23,7 +23,9 @@ def test_kind_follows_the_corpus_size() -> None:
     assert big.kind == "ivfpq" and big.nlist == 2048 and 0 < big.nprobe <= big.nlist
     assert big.pq_dims > 0 and big.rerank >= 10
     assert IndexSpec(**big.as_dict()) == big  # the manifest form reads back as the same spec
-    assert choose_spec(5_000_000, fp16=True).fp16
+    clauses = choose_spec(5_000_000, fp16=True)  # the clause index: probed more cheaply
+    assert clauses.kind == "ivfpq" and clauses.fp16
+    assert clauses.nprobe / clauses.nlist < big.nprobe / big.nlist
 
 
 @pytest.mark.parametrize(
