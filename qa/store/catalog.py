@@ -252,7 +252,7 @@ class Catalog:
     def rids(self) -> set[int]:
         """Row ids of every stored passage (for start-up consistency checks)."""
         with self._lock:
-            return {int(r[0]) for r in self._conn.execute("SELECT rid FROM passages")}
+            return {rid for (rid,) in self._conn.execute("SELECT rid FROM passages")}
 
     def passages(self, rids: Sequence[int] | None = None) -> Iterator[StoredPassage]:
         """Stored passages with their vectors (all, or those rids), in row order."""
