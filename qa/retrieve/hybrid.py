@@ -163,19 +163,6 @@ class HybridIndex:
                 ids, vectors = index.all_vectors()
                 setattr(self, name, FaissIndex.build(self.dim, spec, ids, vectors))
 
-    def _unit_vectors(self, rids: list[int]) -> list[Matrix]:
-        counts = [self._passages.units(r) for r in rids]
-        ids = np.concatenate(
-            [
-                np.arange(c, dtype=np.int64) + r * UNIT_SLOTS
-                for r, c in zip(rids, counts, strict=True)
-            ]
-            or [np.zeros(0, np.int64)]
-        )
-        flat = self._clauses.reconstruct(ids)
-        bounds = np.cumsum([0, *counts])
-        return [flat[bounds[i] : bounds[i + 1]] for i in range(len(rids))]
-
     # ------------------------------------------------------------- snapshots
     def snapshot(self) -> SnapshotData:
         """Everything needed to restore this view, taken under the lock.
@@ -227,8 +214,8 @@ class HybridIndex:
             rids = self._candidate_rids(bm25, vector, filters, top_k)
             if not rids:
                 return Retrieval([], query_tokens, weight)
-            candidates = self._score(rids, bm25, vector, weight)
-        return Retrieval(candidates[:top_k], query_tokens, weight)
+            candidates = self._score(rids, bm25, vector, weight, top_k)
+        return Retrieval(candidates, query_tokens, weight)
 
     def _candidate_rids(
         self,
@@ -249,13 +236,18 @@ class HybridIndex:
         return sorted(rid for rid in found if rid in self._passages)
 
     def _score(
-        self, rids: list[int], bm25: dict[int, float], vector: Matrix, weight: float
+        self, rids: list[int], bm25: dict[int, float], vector: Matrix, weight: float, top_k: int
     ) -> list[Candidate]:
-        dense = (self._dense.reconstruct(np.array(rids, dtype=np.int64)) @ vector).astype(
-            np.float64
-        )
-        unit_scores = [u @ vector for u in self._unit_vectors(rids)]
-        clause = np.array([float(u.max()) if len(u) else -1.0 for u in unit_scores])
+        ids = np.array(rids, dtype=np.int64)
+        dense = (self._dense.reconstruct(ids) @ vector).astype(np.float64)
+        counts = np.array([self._passages.units(r) for r in rids], dtype=np.int64)
+        starts = np.cumsum(counts) - counts
+        unit_ids = np.repeat(ids * UNIT_SLOTS - starts, counts) + np.arange(counts.sum())
+        unit_scores = self._clauses.reconstruct(unit_ids) @ vector if len(unit_ids) else vector[:0]
+        clause = np.full(len(rids), -1.0)
+        held = counts > 0
+        if held.any():  # best clause of each passage, in one pass over all clause scores
+            clause[held] = np.maximum.reduceat(unit_scores, starts[held])
         lexical = np.array([bm25.get(r, 0.0) for r in rids], dtype=np.float64)
         signals: dict[str, Floats] = {"dense": dense, "clause": clause}
         weights = dict(WEIGHTS)
@@ -263,7 +255,7 @@ class HybridIndex:
             signals["lexical"] = lexical
             weights["lexical"] = WEIGHTS["lexical"] * weight
         fused = fuse(signals, weights)
-        order = np.argsort(-fused, kind="stable")
+        order = np.argsort(-fused, kind="stable")[:top_k]
         return [
             Candidate(
                 passage=self._passages[rids[j]],
@@ -271,7 +263,7 @@ class HybridIndex:
                 dense=float(dense[j]),
                 clause=float(clause[j]),
                 lexical=float(lexical[j]),
-                clause_scores=unit_scores[j],
+                clause_scores=unit_scores[starts[j] : starts[j] + counts[j]],
             )
             for j in order
         ]
