@@ -5,8 +5,8 @@ does not depend on their distribution), loads it from SQLite and closes it (whic
 snapshot), then times:
 
   (a) LiveIndex loads from the snapshot (the normal start),
-  (b) the first search after a load, BM25 included, and the first write (which copies the
-      mapped vector indexes into memory),
+  (b) the first search after a load, BM25 included, the first write (which copies the mapped
+      vector indexes into memory) and the search after it,
   (c) `qa serve` on the same folder, from spawning the process to GET /readyz answering 200
       (the first start, which also embeds the background passages once, is reported apart).
 
@@ -93,6 +93,10 @@ def view_timings(folder: Path, catalog: Catalog, loads: int) -> None:
         live.view.apply([item - 1], [stored])  # view only: the catalogue is not touched
         took = time.perf_counter() - started
         print(f"    {label} write after load (1 removed, 1 added): {took:.2f}s")
+    started = time.perf_counter()
+    found = live.view.search(query, _unit(rng), 10)
+    took = (time.perf_counter() - started) * 1000
+    print(f"(b) search after those writes (BM25 included): {took:.0f} ms")
     print("    snapshot kinds:", live.view.specs)
 
 
