@@ -106,3 +106,27 @@ def test_empty_passages_count_but_never_match() -> None:
     assert set(restored.scores(["alpha"])) == {2}
     assert restored.scores([]) == {}
     assert LexicalIndex().scores(["alpha"]) == {}
+
+
+def test_scores_match_bm25s() -> None:
+    """The maintained library is the oracle: same corpus, same query, same scores.
+
+    bm25s cannot add or remove a document without re-indexing the corpus, which is why the
+    index keeps its own postings; on a fixed corpus the two must agree.
+    """
+    import bm25s
+
+    rng = random.Random(11)
+    vocab = [f"t{i}" for i in range(60)] + ["كتاب", "مكتبة", "café"]
+    docs = {rid: rng.choices(vocab, k=rng.randint(2, 30)) for rid in range(200)}
+    index = LexicalIndex()
+    for rid, tokens in docs.items():
+        index.add(rid, tokens)
+    oracle = bm25s.BM25(k1=1.5, b=0.75, method="lucene")
+    oracle.index([docs[r] for r in range(200)], show_progress=False)
+    for query in (["t1", "t2"], ["كتاب", "t5", "t5"], ["café", "t59", "unknown"]):
+        known = [t for t in query if t in vocab]
+        want = oracle.get_scores(known)
+        got = index.scores(query)
+        for rid in range(200):
+            assert got.get(rid, 0.0) == pytest.approx(float(want[rid]), rel=1e-5, abs=1e-6)
