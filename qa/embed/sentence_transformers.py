@@ -10,9 +10,11 @@ from typing import Any
 import numpy as np
 
 from qa.embed.base import Vectors, l2_normalise
+from qa.embed.onnx_query import OnnxQueryEncoder
 from qa.embed.precision import autocast, cpu_flags, resolve_precision
 from qa.errors import ConfigError
 
+QUERY_ENGINES = ("auto", "torch")
 QUERY_BATCH = 8  # up to this many texts run as one direct forward pass (no encode overhead)
 
 
@@ -26,6 +28,8 @@ class SentenceTransformerEmbedder:
         batch_size: int = 32,
         model_id: str | None = None,
         precision: str = "auto",
+        cache_dir: Path | None = None,
+        query_engine: str = "auto",
     ) -> None:
         try:
             from sentence_transformers import SentenceTransformer
@@ -48,6 +52,34 @@ class SentenceTransformerEmbedder:
         self._query_prefix = "query: " if is_e5 else ""
         self._passage_prefix = "passage: " if is_e5 else ""
         self._lock = threading.Lock()
+        if query_engine not in QUERY_ENGINES:
+            raise ConfigError(f"unknown query engine {query_engine!r} (auto or torch)")
+        # Questions through ONNX Runtime (exported on first use) where the model allows it.
+        self._onnx_wanted = (
+            query_engine == "auto"
+            and cache_dir is not None
+            and self._device == "cpu"
+            and Path(name_or_path).is_dir()
+        )
+        self._cache_dir = cache_dir
+        self._onnx: OnnxQueryEncoder | None = None
+        self._onnx_lock = threading.Lock()
+
+    @property
+    def query_engine(self) -> str:
+        """'onnx' once questions run through ONNX Runtime, else 'torch'."""
+        return "onnx" if self._query_encoder() is not None else "torch"
+
+    def _query_encoder(self) -> OnnxQueryEncoder | None:
+        if not self._onnx_wanted:
+            return None
+        with self._onnx_lock:
+            if self._onnx is None and self._onnx_wanted and self._cache_dir is not None:
+                self._onnx = OnnxQueryEncoder.for_model(
+                    self._model, Path(self._name), self._cache_dir
+                )
+                self._onnx_wanted = self._onnx is not None
+            return self._onnx
 
     @property
     def model_id(self) -> str:
@@ -71,7 +103,8 @@ class SentenceTransformerEmbedder:
     def embed_queries(self, texts: Sequence[str]) -> Vectors:
         texts = [self._query_prefix + t for t in texts]
         if 0 < len(texts) <= QUERY_BATCH:
-            return self._forward(texts)
+            onnx = self._query_encoder()
+            return onnx.encode(texts) if onnx is not None else self._forward(texts)
         return self._encode(texts)
 
     def embed_passages(self, texts: Sequence[str]) -> Vectors:
