@@ -180,6 +180,17 @@ def _discard(root: Path, folder: Path) -> None:
     shutil.rmtree(doomed, ignore_errors=True)
 
 
+def snapshot_generations(index_dir: Path) -> list[int]:
+    """Generations of the snapshot folders present (intact or not), oldest first."""
+    found: list[int] = []
+    for folder in (index_dir / FOLDER).glob("snap-*"):
+        try:
+            found.append(int(folder.name.removeprefix("snap-")))
+        except ValueError:
+            continue
+    return sorted(found)
+
+
 def _prune(root: Path) -> None:
     snaps = sorted(p for p in root.glob("snap-*") if p.is_dir())
     for old in snaps[:-KEEP]:

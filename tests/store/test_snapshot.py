@@ -131,3 +131,32 @@ def test_view_loaded_from_snapshot_takes_writes_and_keeps_every_field(
     hits = third.search("fleuve", top_k=50, filters={"document_id": odd.id})
     assert {h.passage.id: h.passage for h in hits} == odd_passages
     third.close()
+
+
+def test_change_log_is_compacted_and_lagging_readers_reload(
+    tmp_path: Path,
+    embedder,  # type: ignore[no-untyped-def]
+) -> None:
+    """Each snapshot lets the log drop what every kept snapshot already holds."""
+    writer = Pipeline(PipelineOptions(index_dir=tmp_path), embedder=embedder)
+    writer.add_documents(_docs(3))
+    reader = Pipeline(PipelineOptions(index_dir=tmp_path), embedder=embedder)  # another process
+    assert _ids(reader) == {"d0", "d1", "d2"}
+    log_before = writer.catalog.log_size()
+    for round_ in range(3):  # three snapshots; two are kept
+        writer.add_documents(_docs(2, start=3 + 2 * round_))
+        writer.delete_document(f"d{round_}")
+        writer._live.save_snapshot()
+    assert log_before == 3
+    assert writer.catalog.log_size() <= 4  # of 12 rows, those the older kept snapshot holds go
+    expected = {"d3", "d4", "d5", "d6", "d7", "d8"}
+    assert _ids(writer) == expected
+    # The reader's view predates the cut: it cannot catch up row by row, so it reloads.
+    assert _ids(reader) == expected
+    reader.catalog.close()
+    writer.close()
+    reopened = Pipeline(PipelineOptions(index_dir=tmp_path), embedder=embedder)
+    assert _ids(reopened) == expected
+    reopened.add_documents(_docs(1, start=20))
+    assert _ids(reopened) == expected | {"d20"}
+    reopened.close()
