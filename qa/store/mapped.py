@@ -18,12 +18,13 @@ from qa.store.vectors import FaissIndex, Ids, IndexSpec, Matrix
 _FLAGS = {
     "flat": faiss.IO_FLAG_MMAP_IFC,  # flat codes used in place
     "ivf": faiss.IO_FLAG_MMAP,  # inverted lists used in place (read-only mapping)
+    "ivfpq": faiss.IO_FLAG_MMAP_IFC,  # the re-ranking store's vectors used in place
 }
 
 
-def _owned(raw: Any) -> Any:
+def _owned(raw: Any, kind: str) -> Any:
     """The same index with every part in memory that a write may touch."""
-    ivf: Any = faiss.try_extract_index_ivf(raw)
+    ivf: Any = faiss.try_extract_index_ivf(raw) if kind == "ivf" else None
     if ivf is not None:  # the lists are all that changes (the quantizer stays as it is)
         lists: Any = ivf.invlists
         if not isinstance(faiss.downcast_InvertedLists(lists), faiss.ArrayInvertedLists):
@@ -57,9 +58,7 @@ class MappedIndex(FaissIndex):
     def own(self) -> None:
         """Copy what is still mapped into memory (done before any write)."""
         if self.mapped:
-            self._index = _owned(self._index)
-            if self.spec.kind == "ivf":
-                self._index.nprobe = self.spec.nprobe
+            self._take(_owned(self._index, self.spec.kind))
             self.mapped = False
 
     def add(self, ids: Ids, vectors: Matrix) -> None:

@@ -151,11 +151,14 @@ class FaissIndex:
     def __init__(self, dim: int, spec: IndexSpec | None = None, raw: Any = None) -> None:
         self.dim = dim
         self.spec = spec or IndexSpec()
-        self._index = raw if raw is not None else _make(dim, self.spec)
+        self._take(raw if raw is not None else _make(dim, self.spec))
+
+    def _take(self, raw: Any) -> None:
+        """Hold this FAISS index from now on (new, read from a file, or an owned copy of it)."""
+        self._index = raw
         if self.spec.kind == "ivf":
-            self._index.nprobe = self.spec.nprobe
-        self._table = IdTable(self._index) if self.spec.kind == "ivfpq" else None
-        self._mapped = False  # storage still mapped from a file (`load(mmap=True)`)
+            raw.nprobe = self.spec.nprobe
+        self._table = IdTable(raw) if self.spec.kind == "ivfpq" else None
 
     @classmethod
     def build(cls, dim: int, spec: IndexSpec, ids: Ids, vectors: Matrix) -> FaissIndex:
@@ -192,7 +195,6 @@ class FaissIndex:
         ids = np.asarray(ids, dtype=np.int64)
         if self._table is not None and ids.min() < 0:
             raise ValueError("ids must be >= 0 (negative ids mark removed vectors)")
-        self._own()
         start = int(self._index.ntotal)
         self._index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids)
         if self._table is not None:
@@ -203,7 +205,6 @@ class FaissIndex:
             return
         ids = np.asarray(ids, dtype=np.int64)
         if self._table is None:
-            self._own()
             self._index.remove_ids(faiss.IDSelectorArray(ids))
         elif self._table.kill(ids) and self._table.dead > COMPACT_SHARE * self._index.ntotal:
             self._compact()
@@ -219,9 +220,13 @@ class FaissIndex:
         ids = id_map(self._index)[live].copy()
         inner = self._index.index
         spec = choose_spec(len(live), self.spec.fp16, self.exact_limit)
-        fresh = self._assemble(self.dim, spec, ids, lambda rows: self._stored(inner, live[rows]))
-        self.spec, self._index, self._table = fresh.spec, fresh._index, fresh._table
-        self._mapped = False
+
+        def take(rows: Ids) -> Matrix:
+            return self._stored(inner, live[rows])
+
+        fresh = FaissIndex._assemble(self.dim, spec, ids, take)  # not a subclass's constructor
+        self.spec = spec
+        self._take(fresh._index)
 
     def _stored(self, inner: Any, positions: Ids) -> Matrix:
         if len(positions) == 0:
@@ -291,27 +296,12 @@ class FaissIndex:
         return data
 
     @classmethod
-    def load(cls, path: Path, dim: int, spec: IndexSpec, mmap: bool = False) -> FaissIndex:
-        """Read an index written from `serialize`.
-
-        With `mmap` the stored vectors (the flat store, or the re-ranking store of IVF-PQ:
-        nearly all of its memory) stay in the file's pages, shared by every process that maps
-        them, until the first add or removal copies the index into memory. Replace the file
-        atomically (rename), never rewrite it in place, while it is mapped.
-        """
-        raw = faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC if mmap else 0)
+    def load(cls, path: Path, dim: int, spec: IndexSpec) -> FaissIndex:
+        """Read an index written from `serialize` (qa/store/mapped.py maps one instead)."""
+        raw = faiss.read_index(str(path))
         if raw.d != dim:
             raise ValueError(f"{path.name}: dimension {raw.d}, expected {dim}")
-        index = cls(dim, spec, raw)
-        index._mapped = mmap
-        return index
-
-    def _own(self) -> None:
-        """FAISS aborts the process when mapped storage grows or shrinks: copy it in first."""
-        if self._mapped:
-            self._index = faiss.deserialize_index(faiss.serialize_index(self._index))
-            self._table = IdTable(self._index) if self._table is not None else None
-            self._mapped = False
+        return cls(dim, spec, raw)
 
     def __len__(self) -> int:
         dead = self._table.dead if self._table is not None else 0

@@ -16,6 +16,7 @@ SPECS = [
     IndexSpec("flat", fp16=True),
     IndexSpec("ivf", nlist=4, nprobe=4),  # every list probed: results are exact
     IndexSpec("ivf", nlist=4, nprobe=4, fp16=True),
+    IndexSpec("ivfpq", nlist=4, nprobe=4, pq_dims=2, rerank=100),  # tombstones for removal
 ]
 
 

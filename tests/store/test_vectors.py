@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import faiss
 import numpy as np
 import pytest
@@ -56,43 +53,3 @@ def test_add_remove_reconstruct_and_serialise(spec: IndexSpec) -> None:
     held, _ = copy.all_vectors()
     assert sorted(held.tolist()) == sorted(ids[500:].tolist())
     np.testing.assert_allclose(copy.reconstruct(ids[900:901]), vectors[900:901], atol=1e-3)
-
-
-@pytest.mark.parametrize(
-    "spec",
-    [
-        IndexSpec(fp16=True),
-        IndexSpec("ivf", 16, 4),
-        IndexSpec("ivfpq", 16, 16, pq_dims=2, rerank=50),
-    ],
-    ids=["flat-fp16", "ivf", "ivfpq"],
-)
-def test_memory_mapped_load_serves_then_copies_on_first_change(
-    spec: IndexSpec, tmp_path: Path
-) -> None:
-    vectors = _unit(1000)
-    ids = np.arange(1000, dtype=np.int64) * 11
-    index = FaissIndex.build(32, spec, ids[:800], vectors[:800])
-    index.remove(ids[:10])
-    path = tmp_path / "dense.faiss"
-    path.write_bytes(index.serialize().tobytes())
-    mapped = FaissIndex.load(path, 32, spec, mmap=True)
-    assert len(mapped) == 790
-    np.testing.assert_array_equal(
-        mapped.search(vectors[:20], 5)[1], index.search(vectors[:20], 5)[1]
-    )
-    np.testing.assert_allclose(mapped.reconstruct(ids[100:102]), vectors[100:102], atol=1e-3)
-    # a newer snapshot replaces the file (atomically); the mapped index keeps its own contents
-    other = tmp_path / "next.faiss"
-    other.write_bytes(
-        FaissIndex.build(32, IndexSpec(fp16=True), ids[:3], vectors[:3]).serialize().tobytes()
-    )
-    os.replace(other, path)
-    mapped.add(ids[800:], vectors[800:])  # growing mapped storage would abort: it is copied first
-    mapped.remove(ids[10:20])
-    assert len(mapped) == 980
-    np.testing.assert_allclose(mapped.reconstruct(ids[[100, 900]]), vectors[[100, 900]], atol=1e-3)
-    _, found = mapped.search(vectors[:20], 5)
-    assert not set(found.ravel().tolist()) & set(ids[:20].tolist())
-    with pytest.raises(ValueError, match="dimension"):
-        FaissIndex.load(path, 64, spec, mmap=True)
