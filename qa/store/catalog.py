@@ -220,10 +220,15 @@ class Catalog:
         return Delta(generation, removed, added, catalog_id=catalog_id)
 
     def scan(self, chunk: int = 5000) -> Iterator[tuple[int, list[StoredPassage]]]:
-        """Every passage, in chunks, from one snapshot: (its generation, passages) pairs."""
+        """Every passage, in chunks, from one snapshot: (its generation, passages) pairs.
+
+        At least one pair comes, so an empty catalogue still tells its generation.
+        """
         with self._snapshot() as conn:
             generation = self._generation(conn)
             cursor = conn.execute(_SELECT + " ORDER BY rid")
+            rows = cursor.fetchmany(chunk)
+            yield generation, [self._stored(r) for r in rows]  # once even when empty
             while rows := cursor.fetchmany(chunk):
                 yield generation, [self._stored(r) for r in rows]
 

@@ -160,3 +160,25 @@ def test_change_log_is_compacted_and_lagging_readers_reload(
     reopened.add_documents(_docs(1, start=20))
     assert _ids(reopened) == expected | {"d20"}
     reopened.close()
+
+
+def test_emptied_index_with_a_compacted_log_reopens_without_snapshots(
+    tmp_path: Path,
+    embedder,  # type: ignore[no-untyped-def]
+) -> None:
+    """A rebuild from SQLite of an empty catalogue still knows its generation."""
+    import shutil
+
+    pipeline = Pipeline(PipelineOptions(index_dir=tmp_path), embedder=embedder)
+    pipeline.add_documents(_docs(3))
+    pipeline._live.save_snapshot()
+    for i in range(3):
+        pipeline.delete_document(f"d{i}")
+    pipeline._live.save_snapshot()  # compacts the log past its first rows
+    pipeline.close()
+    shutil.rmtree(tmp_path / FOLDER)
+    reopened = Pipeline(PipelineOptions(index_dir=tmp_path), embedder=embedder)
+    assert not reopened.ready
+    reopened.add_documents(_docs(1, start=7))
+    assert _ids(reopened) == {"d7"}
+    reopened.close()
