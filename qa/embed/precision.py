@@ -31,11 +31,16 @@ def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> frozenset[str]:
     return frozenset()
 
 
-def resolve_precision(setting: str, device: str, flags: Iterable[str]) -> str:
-    """'bf16' or 'fp32' for batch embedding on `device`, from the setting and the CPU's flags."""
+def check_precision(setting: str) -> str:
+    """The setting itself, when it names a precision; a ConfigError otherwise."""
     if setting not in PRECISIONS:
         raise ConfigError(f"unknown embedding precision {setting!r} (auto, fp32 or bf16)")
-    if setting != "auto":
+    return setting
+
+
+def resolve_precision(setting: str, device: str, flags: Iterable[str]) -> str:
+    """'bf16' or 'fp32' for batch embedding on `device`, from the setting and the CPU's flags."""
+    if check_precision(setting) != "auto":
         return setting
     if device.startswith("cpu") and NATIVE_BF16_FLAGS & set(flags):
         return "bf16"

@@ -71,14 +71,15 @@ class SentenceTransformerEmbedder:
         return "onnx" if self._query_encoder() is not None else "torch"
 
     def _query_encoder(self) -> OnnxQueryEncoder | None:
+        """The ONNX encoder, built (exported if need be) on the first question; tried once."""
         if not self._onnx_wanted:
-            return None
+            return self._onnx
         with self._onnx_lock:
-            if self._onnx is None and self._onnx_wanted and self._cache_dir is not None:
+            if self._onnx_wanted and self._cache_dir is not None:
                 self._onnx = OnnxQueryEncoder.for_model(
                     self._model, Path(self._name), self._cache_dir
                 )
-                self._onnx_wanted = self._onnx is not None
+                self._onnx_wanted = False
             return self._onnx
 
     @property

@@ -112,10 +112,14 @@ class PassageTable:
         fresh = self._fresh.get(rid)
         if fresh is not None:
             return fresh[0]
+        return self._passage(self._live_row(rid))
+
+    def _live_row(self, rid: int) -> int:
+        """The base row of a live (not removed) base passage; KeyError for any other id."""
         row = self._row(rid)
         if row < 0 or rid in self._dead:
             raise KeyError(rid)
-        return self._passage(row)
+        return row
 
     def _row(self, rid: int) -> int:
         """The base row of a row id, or -1 (dead rows included)."""
@@ -147,10 +151,7 @@ class PassageTable:
         fresh = self._fresh.get(rid)
         if fresh is not None:
             return fresh[1]
-        row = self._row(rid)
-        if row < 0 or rid in self._dead:
-            raise KeyError(rid)
-        return int(self._units[row])
+        return int(self._units[self._live_row(rid)])
 
     @property
     def unit_total(self) -> int:

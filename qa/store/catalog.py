@@ -206,9 +206,9 @@ class Catalog:
             generation = self._generation(conn)
             row = conn.execute("SELECT value FROM meta WHERE key = 'catalog_id'").fetchone()
             catalog_id = "" if row is None else str(row[0])
-            if since > generation:  # the catalogue was replaced under us: start over
-                return Delta(generation, [], [], full=True, catalog_id=catalog_id)
-            if since < self._log_start(conn):  # the rows after `since` were compacted away
+            # Start over when the catalogue was replaced under us (`since` is ahead of it) or
+            # the rows after `since` were compacted away.
+            if since > generation or since < self._log_start(conn):
                 return Delta(generation, [], [], full=True, catalog_id=catalog_id)
             log = conn.execute(
                 "SELECT op, rid FROM changes WHERE generation > ? ORDER BY generation", (since,)
