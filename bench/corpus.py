@@ -10,7 +10,7 @@ from qa.domain import Document
 from qa.embed.base import Embedder
 from qa.evaluate import EvalQuestion, load_eval_file
 from qa.pipeline import documents_from_paths
-from qa.text.chunk import ChunkingConfig, chunk_document
+from qa.text.chunk import ChunkingConfig, chunk_document, with_title
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
@@ -38,7 +38,7 @@ def passage_texts(documents: list[Document], embedder: Embedder) -> list[str]:
     """Exactly the passage strings the pipeline embeds (title + text of each chunk)."""
     config = ChunkingConfig()
     return [
-        f"{p.title}\n{p.text}".strip()
+        with_title(p)
         for d in documents
-        for p in chunk_document(d, embedder.count_tokens, config)
+        for p in chunk_document(d, embedder.count_tokens, config, embedder.max_tokens)
     ]

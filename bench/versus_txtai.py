@@ -63,7 +63,7 @@ def compare(corpus: Corpus, index_dir: Path, rounds: int = 2) -> dict[str, Any]:
     raw = [
         p.text
         for d in corpus.documents
-        for p in chunk_document(d, embedder.count_tokens, ChunkingConfig())
+        for p in chunk_document(d, embedder.count_tokens, ChunkingConfig(), embedder.max_tokens)
     ]
     questions = [q.question for q in corpus.questions]
     embedder.embed_passages(texts[:8])

@@ -11,6 +11,7 @@ from qa.domain import Document
 from qa.errors import IndexMismatchError, InvalidInputError, NotFoundError
 from qa.evaluate import answer_correct, is_gold, load_eval_file
 from qa.pipeline import Pipeline, PipelineOptions, documents_from_paths
+from qa.text.chunk import ChunkingConfig, with_title
 from tests.conftest import EVAL, SEEDS
 
 SEED_QUESTIONS = load_eval_file(EVAL / "seed_questions.jsonl", documents_from_paths([SEEDS]))
@@ -145,4 +146,38 @@ def test_bulk_add_commits_documents_before_a_bad_one(tmp_path: Path, embedder) -
     assert progress == [1, 1, 1]
     hit = pipeline.search("Which river is the Rhine?", top_k=1)[0]
     assert hit.passage.document_id == "d1"
+    pipeline.close()
+
+
+class _Recording:
+    """The real embedder, keeping every text it is asked to embed as a passage."""
+
+    def __init__(self, inner: object) -> None:
+        self.inner = inner
+        self.texts: list[str] = []
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+    def embed_passages(self, texts: list[str]) -> object:
+        self.texts += texts
+        return self.inner.embed_passages(texts)  # type: ignore[attr-defined]
+
+
+def test_a_sentence_shared_by_overlapping_passages_is_embedded_once(tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
+    recording = _Recording(embedder)
+    options = PipelineOptions(index_dir=tmp_path / "d", chunking=ChunkingConfig(max_tokens=60))
+    pipeline = Pipeline(options, embedder=recording)  # type: ignore[arg-type]
+    recording.texts.clear()  # only what indexing embeds
+    body = " ".join(f"Report {i} says the river {i} floods in spring." for i in range(30))
+    pipeline.add_documents([Document(id="rivers", text=body)])
+    passages = sorted(
+        (h.passage for h in pipeline.search("river floods", top_k=50)), key=lambda p: p.start
+    )
+    clauses = [p.text[s.start : s.end] for p in passages for s in p.sentences]
+    assert len(passages) > 2 and passages[1].start < passages[0].end  # windows overlap
+    assert len(clauses) > len(set(clauses))  # so some clauses belong to two passages
+    assert sorted(recording.texts) == sorted({*clauses, *(with_title(p) for p in passages)})
+    hit = pipeline.ask("Which report says river 17 floods?").answer
+    assert hit is not None and "17" in hit.text
     pipeline.close()

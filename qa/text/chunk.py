@@ -24,12 +24,18 @@ class ChunkingConfig:
 
 
 TITLE_CONTEXT_WORDS = 24
+MIN_WINDOW_TOKENS = 64  # a passage's share of the window when the title takes the rest
 
 
 def with_title(passage: Passage) -> str:
     """The passage text prefixed with (the start of) its title, as it is embedded and indexed."""
-    title = " ".join(passage.title.split()[:TITLE_CONTEXT_WORDS])
-    return f"{title}\n{passage.text}" if title else passage.text
+    return with_title_text(passage.title, passage.text)
+
+
+def with_title_text(title: str, text: str) -> str:
+    """A text prefixed with the first TITLE_CONTEXT_WORDS words of a title, if there is one."""
+    title = " ".join(title.split()[:TITLE_CONTEXT_WORDS])
+    return f"{title}\n{text}" if title else text
 
 
 def passage_id(document_id: str, index: int) -> str:
@@ -39,14 +45,27 @@ def passage_id(document_id: str, index: int) -> str:
 
 
 def chunk_document(
-    document: Document, count_tokens: Callable[[str], int], config: ChunkingConfig
+    document: Document,
+    count_tokens: Callable[[str], int],
+    config: ChunkingConfig,
+    window: int | None = None,
 ) -> list[Passage]:
-    """Passages of a document, each with offsets into document.text and its clause spans."""
+    """Passages of a document, each with offsets into document.text and its clause spans.
+
+    `window` is the most tokens the embedding model reads: a passage is cut short enough that
+    it fits whole, with its title, instead of losing its end to the model's truncation.
+    """
     out: list[Passage] = []
     text = document.text
+    fixed = count_tokens("")
     for block in blocks(text):
         body = text[block.start : block.end]
-        for span in windows(body, count_tokens, config.max_tokens, config.overlap_sentences):
+        title = block.heading or document.title
+        limit = config.max_tokens
+        if window is not None:
+            title_cost = count_tokens(with_title_text(title, "")) - fixed if title else 0
+            limit = max(MIN_WINDOW_TOKENS, min(limit, window - title_cost))
+        for span in windows(body, count_tokens, limit, config.overlap_sentences):
             start, end = block.start + span.start, block.start + span.end
             piece = text[start:end]
             units = tuple(Sentence(c.start, c.end) for c in clauses(piece, config.clause_max_words))
@@ -55,7 +74,7 @@ def chunk_document(
                     id=passage_id(document.id, len(out)),
                     document_id=document.id,
                     text=piece,
-                    title=block.heading or document.title,
+                    title=title,
                     start=start,
                     end=end,
                     metadata=dict(document.metadata),

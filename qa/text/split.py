@@ -197,20 +197,30 @@ def windows(
 ) -> list[Span]:
     """Cover a text with windows of whole sentences under max_tokens, overlapping by sentences.
 
-    A single sentence longer than max_tokens is cut by words.
+    A single sentence longer than max_tokens is cut by words. Each unit is tokenised once and
+    a window grows by adding up their counts (tokenisers split at spaces, so counts add up);
+    the finished window is counted whole, and gives back units in the rare case it overflows.
     """
     if count_tokens(text) <= max_tokens:
         span = _trimmed(text, 0, len(text))
         return [span] if span else []
-    units: list[Span] = []
-    for sentence in sentences(text):
-        units.extend(_cut_by_words(text, sentence, count_tokens, max_tokens))
+    fixed = count_tokens("")  # what every count includes: special tokens, a model's prefix
+    counted = [
+        piece
+        for sentence in sentences(text)
+        for piece in _cut_by_words(text, sentence, count_tokens, max_tokens)
+    ]
+    units = [unit for unit, _ in counted]
+    sizes = [n - fixed for _, n in counted]
     out: list[Span] = []
     i = 0
     while i < len(units):
-        j = i + 1
-        while j < len(units) and count_tokens(text[units[i].start : units[j].end]) <= max_tokens:
+        j, total = i + 1, fixed + sizes[i]
+        while j < len(units) and total + sizes[j] <= max_tokens:
+            total += sizes[j]
             j += 1
+        while j > i + 1 and count_tokens(text[units[i].start : units[j - 1].end]) > max_tokens:
+            j -= 1
         out.append(Span(units[i].start, units[j - 1].end))
         if j >= len(units):
             break
@@ -220,18 +230,40 @@ def windows(
 
 def _cut_by_words(
     text: str, span: Span, count_tokens: Callable[[str], int], max_tokens: int
-) -> list[Span]:
-    """Split one over-long span into word runs that each fit max_tokens."""
-    if count_tokens(text[span.start : span.end]) <= max_tokens:
-        return [span]
+) -> list[tuple[Span, int]]:
+    """A span as the longest runs of words that each fit max_tokens (itself if it fits).
+
+    Each run's end is found by doubling its length until it overflows, then halving the gap,
+    so a run costs a few counts of at most twice max_tokens (counts only grow with words).
+    """
+    n = count_tokens(text[span.start : span.end])
+    if n <= max_tokens:
+        return [(span, n)]
     words = [
         Span(span.start + m.start(), span.start + m.end())
         for m in _WORD.finditer(text[span.start : span.end])
     ]
-    out: list[Span] = []
+
+    def count(first: int, end: int) -> int:
+        return count_tokens(text[words[first].start : words[end - 1].end])
+
+    out: list[tuple[Span, int]] = []
     first = 0
-    for k in range(1, len(words) + 1):
-        if k == len(words) or count_tokens(text[words[first].start : words[k].end]) > max_tokens:
-            out.append(Span(words[first].start, words[k - 1].end))
-            first = k
+    while first < len(words):
+        fits, fits_n, over, step = first + 1, count(first, first + 1), len(words) + 1, 1
+        while fits + step < over:  # grow the run: fits holds, over overflows (or is past the end)
+            end = min(fits + step, len(words))
+            m = count(first, end)
+            if m > max_tokens:
+                over = end
+                break
+            fits, fits_n, step = end, m, step * 2
+            if end == len(words):
+                break
+        while over - fits > 1 and fits < len(words):  # halve the gap between them
+            mid = (fits + over) // 2
+            m = count(first, mid)
+            fits, fits_n, over = (mid, m, over) if m <= max_tokens else (fits, fits_n, mid)
+        out.append((Span(words[first].start, words[fits - 1].end), fits_n))
+        first = fits
     return out

@@ -55,3 +55,20 @@ def test_pipeline_with_minilm_and_manifest_guard(minilm, embedder, tmp_path: Pat
 def test_unknown_model_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="cannot load"):
         make_embedder(str(Path("/nonexistent/model-dir")))
+
+
+def test_a_pipeline_cuts_passages_to_the_model_window(minilm, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """MiniLM reads 256 tokens: no passage (with its title) is longer, so none is truncated."""
+    from qa.domain import Document
+    from qa.pipeline import Pipeline, PipelineOptions
+    from qa.text.chunk import with_title
+
+    body = " ".join(f"The river number {i} floods its valley every spring." for i in range(120))
+    pipeline = Pipeline(
+        PipelineOptions(index_dir=tmp_path / "i", embedder="all-MiniLM-L6-v2"), embedder=minilm
+    )
+    pipeline.add_documents([Document(id="rivers", text=body, title="Rivers of the world")])
+    passages = [h.passage for h in pipeline.search("river floods", top_k=50)]
+    counts = [minilm.count_tokens(with_title(p)) for p in passages]
+    assert len(passages) > 3 and max(counts) <= minilm.max_tokens == 256
+    pipeline.close()

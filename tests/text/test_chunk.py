@@ -52,3 +52,16 @@ def test_long_titles_are_cut_for_embedding() -> None:
     [passage] = chunk_document(doc, words, ChunkingConfig())
     assert with_title(passage).split("\n")[0].split() == ["word"] * TITLE_CONTEXT_WORDS
     assert with_title(replace(passage, title="")) == "Body."
+
+
+@pytest.mark.parametrize(("title", "window"), [("", 100), ("A five word long title", 100)])
+def test_passages_fit_the_model_window_with_their_title(title: str, window: int) -> None:
+    """A model that reads 100 tokens gets passages it reads whole, title included."""
+    body = " ".join(f"Sentence {i} says something." for i in range(120))
+    doc = Document(id="w", text=body, title=title)
+    passages = chunk_document(doc, words, ChunkingConfig(max_tokens=400), window=window)
+    assert len(passages) > 3
+    assert all(words(with_title(p)) <= window for p in passages)
+    assert max(words(with_title(p)) for p in passages) > window - 5  # and use most of it
+    unbounded = chunk_document(doc, words, ChunkingConfig(max_tokens=400))
+    assert max(words(p.text) for p in unbounded) > window  # without a window only max_tokens cuts

@@ -1,8 +1,18 @@
 import itertools
+from collections.abc import Callable
 
 import pytest
 
-from qa.text.split import blocks, clauses, is_heading, paragraphs, sentences, windows
+from qa.text.split import (
+    Span,
+    _cut_by_words,
+    blocks,
+    clauses,
+    is_heading,
+    paragraphs,
+    sentences,
+    windows,
+)
 
 
 def _texts(text: str, spans: list) -> list[str]:  # type: ignore[type-arg]
@@ -111,6 +121,40 @@ def test_windows_cut_an_overlong_sentence_by_words() -> None:
     assert [len(text[s.start : s.end].split()) for s in spans] == [50, 50, 20]
 
 
+def _windows_by_full_counts(text: str, count: Callable[[str], int], max_tokens: int) -> list[Span]:
+    """The plain way: count every candidate window whole (one sentence per unit, overlap 1)."""
+    units = sentences(text)
+    out, i = [], 0
+    while i < len(units):
+        j = i + 1
+        while j < len(units) and count(text[units[i].start : units[j].end]) <= max_tokens:
+            j += 1
+        out.append(Span(units[i].start, units[j - 1].end))
+        if j >= len(units):
+            break
+        i = max(i + 1, j - 1)
+    return out
+
+
+@pytest.mark.parametrize("max_tokens", [12, 25, 60])
+def test_windows_from_unit_counts_match_counting_each_window(max_tokens: int) -> None:
+    """Counts that add up (a tokeniser's, with its 2 special tokens) give the same windows."""
+    text = " ".join(f"Line {i} has {'many ' * (i % 5)}words." for i in range(30))
+    count = lambda t: len(t.split()) + 2  # noqa: E731 - words plus [CLS] and [SEP]
+    assert windows(text, count, max_tokens) == _windows_by_full_counts(text, count, max_tokens)
+
+
+def test_windows_fit_when_counts_do_not_add_up() -> None:
+    """A counter that charges more for a joined text than for its parts: windows still fit."""
+    text = " ".join(f"Clause {i} of the text." for i in range(40))
+    count = lambda t: len(t.split()) + t.count(" ") // 4  # noqa: E731 - joins cost more
+    spans = windows(text, count, max_tokens=30)
+    assert all(count(text[s.start : s.end]) <= 30 for s in spans)
+    assert spans[0].start == 0 and spans[-1].end == len(text)
+    for a, b in itertools.pairwise(spans):
+        assert b.start <= a.end  # nothing left uncovered
+
+
 @pytest.mark.parametrize(
     ("sentence", "second_starts_with"),
     [
@@ -125,3 +169,12 @@ def test_long_sentences_are_cut_before_a_clause_opener(
     spans = clauses(sentence, max_words=30)
     assert len(spans) == 2
     assert sentence[spans[1].start : spans[1].end].startswith(second_starts_with)
+
+
+def test_word_runs_carry_their_exact_token_counts() -> None:
+    text = " ".join(f"w{i}" * (1 + i % 3) for i in range(90))  # words of varied cost
+    count = lambda t: sum(len(w) // 2 for w in t.split()) + 2  # noqa: E731
+    runs = _cut_by_words(text, Span(0, len(text)), count, 20)
+    assert len(runs) > 2
+    assert all(n == count(text[s.start : s.end]) <= 20 for s, n in runs)
+    assert " ".join(text[s.start : s.end] for s, _ in runs) == text
