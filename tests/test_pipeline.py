@@ -164,7 +164,7 @@ class _Recording:
         return self.inner.embed_passages(texts)  # type: ignore[attr-defined]
 
 
-def test_a_sentence_shared_by_overlapping_passages_is_embedded_once(tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
+def test_a_sentence_in_two_passages_is_embedded_once(tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
     recording = _Recording(embedder)
     options = PipelineOptions(index_dir=tmp_path / "d", chunking=ChunkingConfig(max_tokens=60))
     pipeline = Pipeline(options, embedder=recording)  # type: ignore[arg-type]
