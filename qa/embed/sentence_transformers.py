@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -11,7 +12,8 @@ import numpy as np
 
 from qa.embed.base import Vectors, l2_normalise
 from qa.embed.onnx_query import OnnxQueryEncoder
-from qa.embed.precision import autocast, cpu_flags, resolve_precision
+from qa.embed.parallel import map_batches
+from qa.embed.precision import cpu_flags, resolve_precision, torch_dtype
 from qa.errors import ConfigError
 
 QUERY_ENGINES = ("auto", "torch")
@@ -52,6 +54,7 @@ class SentenceTransformerEmbedder:
         self._query_prefix = "query: " if is_e5 else ""
         self._passage_prefix = "passage: " if is_e5 else ""
         self._lock = threading.Lock()
+        self._tokenizer_lock = threading.Lock()
         if query_engine not in QUERY_ENGINES:
             raise ConfigError(f"unknown query engine {query_engine!r} (auto or torch)")
         # Questions through ONNX Runtime (exported on first use) where the model allows it.
@@ -62,6 +65,7 @@ class SentenceTransformerEmbedder:
             and Path(name_or_path).is_dir()
         )
         self._cache_dir = cache_dir
+        self._passage_model: Any = None  # the model in the batch precision, made on first use
         self._onnx: OnnxQueryEncoder | None = None
         self._onnx_lock = threading.Lock()
 
@@ -109,7 +113,7 @@ class SentenceTransformerEmbedder:
         return self._encode(texts)
 
     def embed_passages(self, texts: Sequence[str]) -> Vectors:
-        return self._encode([self._passage_prefix + t for t in texts], self.precision)
+        return self._encode([self._passage_prefix + t for t in texts], passages=True)
 
     def count_tokens(self, text: str) -> int:
         return len(self._model.tokenizer(self._passage_prefix + text)["input_ids"])
@@ -119,22 +123,49 @@ class SentenceTransformerEmbedder:
         import torch
 
         with self._lock, torch.inference_mode():
-            preprocess = getattr(self._model, "preprocess", None) or self._model.tokenize
-            features = preprocess(texts)
-            features = {
-                k: v.to(self._device) if isinstance(v, torch.Tensor) else v
-                for k, v in features.items()
-            }
-            out = self._model(features)["sentence_embedding"]
-        return l2_normalise(out.float().cpu().numpy())
+            return l2_normalise(self._run(self._model, texts))
 
-    def _encode(self, texts: list[str], precision: str = "fp32") -> Vectors:
+    def _run(self, model: Any, texts: list[str]) -> Vectors:
+        """Un-normalised vectors of one batch (the caller holds inference mode)."""
+        import torch
+
+        with self._tokenizer_lock:  # a fast tokenizer must not be entered by two threads
+            preprocess = getattr(model, "preprocess", None) or model.tokenize
+            features = preprocess(texts)
+        features = {
+            k: v.to(self._device) if isinstance(v, torch.Tensor) else v for k, v in features.items()
+        }
+        out: Vectors = model(features)["sentence_embedding"].float().cpu().numpy()
+        return out
+
+    def _encode(self, texts: list[str], passages: bool = False) -> Vectors:
+        """Many texts in length-sorted batches (little padding), run side by side on a CPU."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         import torch
 
-        with self._lock, autocast(torch, self._device, precision):
-            out = self._model.encode(
-                texts, batch_size=self._batch_size, convert_to_numpy=True, show_progress_bar=False
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        size = self._batch_size
+        batches = [order[i : i + size] for i in range(0, len(order), size)]
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        with self._lock:
+            model = self._batch_model() if passages else self._model
+            vectors = map_batches(
+                torch, self._device, lambda b: self._run(model, [texts[i] for i in b]), batches
             )
-        return l2_normalise(np.asarray(out, dtype=np.float32))
+        for batch, found in zip(batches, vectors, strict=True):
+            out[batch] = found
+        return l2_normalise(out)
+
+    def _batch_model(self) -> Any:
+        """The model passages run through: a copy in bfloat16 when that is the precision.
+
+        Questions keep the float32 model (and its ONNX export); the copy costs half its size.
+        """
+        if self.precision == "fp32":
+            return self._model
+        if self._passage_model is None:
+            import torch
+
+            self._passage_model = copy.deepcopy(self._model).to(torch_dtype(torch, self.precision))
+        return self._passage_model
