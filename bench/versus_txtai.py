@@ -47,7 +47,7 @@ def _recall(found: list[list[str]], corpus: Corpus, k: int = 5) -> float:
     return sum(hits) / len(hits)
 
 
-def compare(corpus: Corpus, index_dir: Path, rounds: int = 2) -> dict[str, Any]:
+def compare(corpus: Corpus, index_dir: Path, rounds: int = 3) -> dict[str, Any]:
     """Index and query the same corpus with qa and txtai; absolute numbers and ratios.
 
     Indexing is timed `rounds` times each, alternating, and the medians compared.

@@ -116,7 +116,9 @@ class SentenceTransformerEmbedder:
         return self._encode([self._passage_prefix + t for t in texts], passages=True)
 
     def count_tokens(self, text: str) -> int:
-        return len(self._model.tokenizer(self._passage_prefix + text)["input_ids"])
+        # verbose=False: counting a text longer than the model reads is the point, not a mistake
+        tokens = self._model.tokenizer(self._passage_prefix + text, verbose=False)
+        return len(tokens["input_ids"])
 
     def _forward(self, texts: list[str]) -> Vectors:
         """A few texts straight through the model: `encode`'s batching costs ~4 ms a call."""
