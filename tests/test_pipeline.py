@@ -181,3 +181,21 @@ def test_a_sentence_in_two_passages_is_embedded_once(tmp_path: Path, embedder) -
     hit = pipeline.ask("Which report says river 17 floods?").answer
     assert hit is not None and "17" in hit.text
     pipeline.close()
+
+
+def test_re_adding_a_document_embeds_only_what_changed(tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
+    recording = _Recording(embedder)
+    pipeline = Pipeline(PipelineOptions(index_dir=tmp_path / "r"), embedder=recording)  # type: ignore[arg-type]
+    text = "The Nile floods in summer.\n\nThe Rhine starts in the Alps.\n\nThe Danube ends at sea."
+    rivers = Document(id="rivers", text=text, title="Rivers")
+    pipeline.add_documents([rivers])
+    recording.texts.clear()
+    [again] = pipeline.add_documents([rivers])
+    assert again.replaced and again.passages == 3 and recording.texts == []
+    edited = Document(id="rivers", text=text.replace("at sea", "in the Black Sea"), title="Rivers")
+    pipeline.add_documents([edited])
+    assert len(recording.texts) == 2  # the changed passage (with its title) and its one clause
+    assert all("Black Sea" in t for t in recording.texts)
+    assert "Rhine" in pipeline.search("Where does the Rhine start?", top_k=1)[0].passage.text
+    assert "Black Sea" in pipeline.search("Where does the Danube end?", top_k=1)[0].passage.text
+    pipeline.close()

@@ -295,6 +295,14 @@ class Catalog:
         for row in rows:
             yield self._stored(row)
 
+    def passages_of(self, document_id: str) -> list[StoredPassage]:
+        """A document's stored passages with their vectors (none when it is not stored)."""
+        with self._lock:
+            rows = self._conn.execute(
+                _SELECT + " WHERE document_id = ? ORDER BY rid", (document_id,)
+            ).fetchall()
+        return [self._stored(row) for row in rows]
+
     @staticmethod
     def _rows(conn: sqlite3.Connection, rids: Sequence[int]) -> list[Any]:
         rows: list[Any] = []

@@ -279,6 +279,11 @@ class MilvusCatalog:
             for row in rows:
                 yield self._stored(row, units.get(int(row["rid"]), []))
 
+    def passages_of(self, document_id: str) -> list[StoredPassage]:
+        """A document's stored passages with their vectors (none when it is not stored)."""
+        rids = self._rids_of(document_id)
+        return list(self.passages(rids)) if rids else []
+
     def _stored(self, row: dict[str, Any], units: list[tuple[int, list[float]]]) -> StoredPassage:
         body = json.loads(row["body"])
         passage = Passage(

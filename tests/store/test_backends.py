@@ -115,6 +115,25 @@ def test_replace_leaves_no_old_passage(pipeline: Pipeline, make_options, embedde
 
 
 @parametrised
+def test_a_documents_stored_passages_come_back_with_their_vectors(pipeline: Pipeline) -> None:
+    pipeline.add_documents([KIWI, VOLCANO])
+    stored = pipeline.catalog.passages_of("volcano")
+    assert [s.passage.text for s in stored] == [
+        VOLCANO.text.split("\n\n")[0],
+        VOLCANO.text.split("\n\n")[1],
+    ]
+    for s in stored:
+        assert s.vector.shape == (pipeline.embedder.dim,)
+        assert s.unit_vectors.shape == (len(s.passage.sentences), pipeline.embedder.dim)
+        assert np.allclose(
+            s.vector,
+            pipeline.embedder.embed_passages([s.passage.title + "\n" + s.passage.text])[0],
+            atol=0.02,
+        )
+    assert pipeline.catalog.passages_of("no-such-document") == []
+
+
+@parametrised
 def test_deleted_passages_never_come_back(pipeline: Pipeline, make_options, embedder) -> None:  # type: ignore[no-untyped-def]
     pipeline.add_documents([KIWI, VOLCANO])
     pipeline.delete_document("kiwi")
