@@ -48,5 +48,9 @@ def map_batches(
     workers = min(cores, len(batches))
     if not device.startswith("cpu") or workers <= 1:
         return [infer(b) for b in batches]
-    with _threads_per_op(torch, cores // workers), ThreadPoolExecutor(workers) as pool:
-        return list(pool.map(infer, batches))
+    with _threads_per_op(torch, cores // workers):
+        pool = ThreadPoolExecutor(workers)
+        try:
+            return list(pool.map(infer, batches))
+        finally:  # after a failure, batches not yet started are dropped, not run
+            pool.shutdown(wait=True, cancel_futures=True)
