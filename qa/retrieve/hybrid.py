@@ -79,7 +79,8 @@ class HybridIndex:
         self._dense: ViewIndex = make_index(dim, passage_spec or IndexSpec())
         self._clauses: ViewIndex = (make_clause_index or make_index)(dim, IndexSpec(fp16=True))
         self._lexical = LexicalIndex()
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # searches, and the moment a change is made
+        self._write_lock = threading.Lock()  # changes and snapshots, one at a time
         self.generation = 0
 
     def __len__(self) -> int:
@@ -117,7 +118,7 @@ class HybridIndex:
     ) -> None:
         """Remove then add as one step: a concurrent search sees the state before or after."""
         items = list(added)
-        with self._lock:
+        with self._write_lock, self._lock:
             self._remove(removed)
             self._add(items)
             if generation is not None:
@@ -165,22 +166,30 @@ class HybridIndex:
 
     # ------------------------------------------------------------- snapshots
     def snapshot(self) -> SnapshotData:
-        """Everything needed to restore this view, taken under the lock.
+        """Everything needed to restore this view; searches go on while it is taken.
 
-        The passage table and BM25 postings are compacted into new base arrays, which are
-        never changed in place afterwards, so they are written out after the lock is gone.
+        Writers wait, so nothing changes meanwhile: the passage table and the BM25 postings are
+        compacted into new arrays and the FAISS indexes serialised (FAISS releases the GIL)
+        while searches read the current ones. Only swapping the compacted arrays in takes the
+        search lock. They are never changed in place afterwards, so they are written out
+        after the locks are gone.
         """
-        with self._lock:
+        with self._write_lock:
             dense, clauses = self._dense, self._clauses
             if not isinstance(dense, FaissIndex) or not isinstance(clauses, FaissIndex):
                 raise TypeError("only a FAISS-backed view can be snapshotted")
-            self._passages = self._passages.compacted()
+            passages, postings = self._passages.compacted(), self._lexical.merged()
+            dense_bytes, clause_bytes = dense.serialize(), clauses.serialize()
+            with self._lock:
+                self._passages = passages
+                if postings is not None:
+                    self._lexical.adopt(postings)
             return SnapshotData(
                 generation=self.generation,
-                dense=dense.serialize(),
-                clauses=clauses.serialize(),
-                specs=(self._dense.spec, self._clauses.spec),
-                columns={**self._passages.columns(), **self._lexical.columns()},
+                dense=dense_bytes,
+                clauses=clause_bytes,
+                specs=(dense.spec, clauses.spec),
+                columns={**passages.columns(), **self._lexical.columns()},
             )
 
     @classmethod

@@ -170,8 +170,23 @@ class LexicalIndex:
 
     def merge(self) -> None:
         """Fold the overlay and the tombstones into new base arrays."""
+        base = self.merged()
+        if base is not None:
+            self.adopt(base)
+
+    def adopt(self, base: tuple[Array, Array, Array, Array, Array]) -> None:
+        """Make `merged()`'s arrays the base: nothing may have been added or removed since."""
+        self._set_base(*base)
+        self._fresh.clear()
+        self._fresh_postings.clear()
+
+    def merged(self) -> tuple[Array, Array, Array, Array, Array] | None:
+        """The base arrays with the overlay and tombstones folded in (None: nothing to fold).
+
+        Only reads this index, so searches can go on meanwhile; `adopt` swaps the result in.
+        """
         if not self._fresh and not self._dead:
-            return
+            return None
         keep = np.flatnonzero(self._alive)
         fresh = sorted(self._fresh.items())
         rids = np.concatenate([self._rids[keep], np.array([r for r, _ in fresh], np.int64)])
@@ -216,9 +231,7 @@ class LexicalIndex:
         tf = np.empty(int(bounds[-1]), np.int32)
         rows[at_old], rows[at_add] = old_rows, add_rows
         tf[at_old], tf[at_add] = old_tf, add_tf
-        self._set_base(rids[order], lengths[order].astype(np.int32), bounds, rows, tf)
-        self._fresh.clear()
-        self._fresh_postings.clear()
+        return rids[order], lengths[order].astype(np.int32), bounds, rows, tf
 
     # ----------------------------------------------------------------- scoring
     def scores(self, query_tokens: Sequence[str]) -> dict[int, float]:

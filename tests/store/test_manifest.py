@@ -32,3 +32,17 @@ def test_corrupt_manifest_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "manifest.json").write_text("{not json")
     with pytest.raises(IndexMismatchError, match="unreadable"):
         read_manifest(tmp_path)
+
+
+def test_writers_at_the_same_time_all_succeed(tmp_path: Path) -> None:
+    """Two servers starting on one index both write the manifest: neither may fail."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def write(_: int) -> None:
+        for _ in range(25):
+            write_manifest(tmp_path, BASE)
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(write, range(8)))  # re-raises any writer's error
+    assert read_manifest(tmp_path) == BASE
+    assert [p.name for p in tmp_path.iterdir()] == ["manifest.json"]  # no temp file left

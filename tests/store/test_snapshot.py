@@ -4,13 +4,26 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from qa.domain import Document
+from qa.domain import Document, Passage, Sentence
 from qa.pipeline import Pipeline, PipelineOptions
-from qa.store.snapshot import COLUMNS, FOLDER, FORMAT, META
+from qa.retrieve.hybrid import HybridIndex
+from qa.store.catalog import StoredPassage
+from qa.store.snapshot import (
+    COLUMNS,
+    FOLDER,
+    FORMAT,
+    META,
+    SnapshotData,
+    read_snapshot,
+    write_snapshot,
+)
+from qa.store.vectors import FaissIndex
 
 
 def _docs(n: int, start: int = 0) -> list[Document]:
@@ -182,3 +195,60 @@ def test_emptied_index_with_a_compacted_log_reopens_without_snapshots(
     reopened.add_documents(_docs(1, start=7))
     assert _ids(reopened) == {"d7"}
     reopened.close()
+
+
+def _stored(rid: int, rng: np.random.Generator) -> StoredPassage:
+    vectors = rng.standard_normal((3, 8)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    text = f"Gauge {rid} on the river. Level rising."
+    passage = Passage(
+        f"p{rid}", f"d{rid}", text, "", 0, len(text), {}, (Sentence(0, 19), Sentence(20, 33))
+    )
+    return StoredPassage(rid, passage, vectors[0], vectors[1:])
+
+
+def test_searches_go_on_while_a_snapshot_is_taken_and_writes_wait(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    rng = np.random.default_rng(0)
+    view = HybridIndex(8)
+    view.apply((), [_stored(rid, rng) for rid in range(1, 30)], generation=1)
+    view.apply([3], [_stored(40, rng)], generation=2)  # an overlay for the snapshot to fold in
+    serialising, release = threading.Event(), threading.Event()
+    serialise = FaissIndex.serialize
+
+    def slow_serialise(index: FaissIndex) -> np.ndarray:
+        serialising.set()
+        assert release.wait(10)
+        return serialise(index)
+
+    monkeypatch.setattr(FaissIndex, "serialize", slow_serialise)
+    taken: list[SnapshotData] = []
+    snapshot = threading.Thread(target=lambda: taken.append(view.snapshot()))
+    snapshot.start()
+    assert serialising.wait(10)
+    found: list[str] = []
+    question = rng.standard_normal(8).astype(np.float32)
+    search = threading.Thread(
+        target=lambda: found.extend(
+            c.passage.id for c in view.search("gauge river", question, 5).candidates
+        )
+    )
+    search.start()
+    search.join(10)
+    assert not search.is_alive() and len(found) == 5  # answered mid-snapshot
+    write = threading.Thread(target=lambda: view.apply([4], [_stored(41, rng)], generation=3))
+    write.start()
+    write.join(0.3)
+    assert write.is_alive()  # a write waits for the snapshot: it must hold one generation
+    release.set()
+    snapshot.join(10)
+    write.join(10)
+    [data] = taken
+    assert data.generation == 2
+    write_snapshot(tmp_path, data, "catalogue")
+    snapshot_read = read_snapshot(tmp_path, "catalogue", 10)
+    assert snapshot_read is not None
+    restored = HybridIndex.restore(8, snapshot_read)
+    assert restored.rids() == set(range(1, 30)) - {3} | {40}
+    assert view.rids() == set(range(1, 30)) - {3, 4} | {40, 41}
