@@ -247,23 +247,24 @@ def _cut_by_words(
     def count(first: int, end: int) -> int:
         return count_tokens(text[words[first].start : words[end - 1].end])
 
+    def longest_run(first: int) -> tuple[int, int]:
+        """(end, count) of the longest run from `first` that fits; one word at least."""
+        # `fits` ends a run that fits (or one word), `over` one that overflows or runs past
+        # the end: double the run until it overflows, then halve the gap between them.
+        fits, fits_n, over = first + 1, count(first, first + 1), first + 2
+        while over <= len(words) and (n := count(first, over)) <= max_tokens:
+            fits, fits_n, over = over, n, first + 2 * (over - first)
+        over = min(over, len(words) + 1)
+        while over - fits > 1:
+            mid = (fits + over) // 2
+            n = count(first, mid)
+            fits, fits_n, over = (mid, n, over) if n <= max_tokens else (fits, fits_n, mid)
+        return fits, fits_n
+
     out: list[tuple[Span, int]] = []
     first = 0
     while first < len(words):
-        fits, fits_n, over, step = first + 1, count(first, first + 1), len(words) + 1, 1
-        while fits + step < over:  # grow the run: fits holds, over overflows (or is past the end)
-            end = min(fits + step, len(words))
-            m = count(first, end)
-            if m > max_tokens:
-                over = end
-                break
-            fits, fits_n, step = end, m, step * 2
-            if end == len(words):
-                break
-        while over - fits > 1 and fits < len(words):  # halve the gap between them
-            mid = (fits + over) // 2
-            m = count(first, mid)
-            fits, fits_n, over = (mid, m, over) if m <= max_tokens else (fits, fits_n, mid)
-        out.append((Span(words[first].start, words[fits - 1].end), fits_n))
-        first = fits
+        end, n = longest_run(first)
+        out.append((Span(words[first].start, words[end - 1].end), n))
+        first = end
     return out
