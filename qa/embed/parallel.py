@@ -14,6 +14,10 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
+import numpy as np
+
+from qa.embed.base import Vectors
+
 Item = TypeVar("Item")
 Result = TypeVar("Result")
 
@@ -54,3 +58,17 @@ def map_batches(
             return list(pool.map(infer, batches))
         finally:  # after a failure, batches not yet started are dropped, not run
             pool.shutdown(wait=True, cancel_futures=True)
+
+
+def embed_rows(
+    torch: Any,
+    device: str,
+    run: Callable[[list[int]], Vectors],
+    groups: Sequence[list[int]],
+    shape: tuple[int, int],
+) -> Vectors:
+    """A matrix of `shape` whose rows in each group are run(group), groups run by map_batches."""
+    out = np.zeros(shape, dtype=np.float32)
+    for group, found in zip(groups, map_batches(torch, device, run, groups), strict=True):
+        out[group] = found
+    return out

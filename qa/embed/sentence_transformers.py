@@ -12,7 +12,7 @@ import numpy as np
 
 from qa.embed.base import Vectors, l2_normalise
 from qa.embed.onnx_query import OnnxQueryEncoder
-from qa.embed.parallel import map_batches
+from qa.embed.parallel import embed_rows
 from qa.embed.precision import cpu_flags, resolve_precision, torch_dtype
 from qa.errors import ConfigError
 
@@ -149,14 +149,15 @@ class SentenceTransformerEmbedder:
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
         size = self._batch_size
         batches = [order[i : i + size] for i in range(0, len(order), size)]
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
         with self._lock:
             model = self._batch_model() if passages else self._model
-            vectors = map_batches(
-                torch, self._device, lambda b: self._run(model, [texts[i] for i in b]), batches
+            out = embed_rows(
+                torch,
+                self._device,
+                lambda b: self._run(model, [texts[i] for i in b]),
+                batches,
+                (len(texts), self.dim),
             )
-        for batch, found in zip(batches, vectors, strict=True):
-            out[batch] = found
         return l2_normalise(out)
 
     def _batch_model(self) -> Any:

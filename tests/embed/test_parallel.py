@@ -5,10 +5,11 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 
+import numpy as np
 import pytest
 import torch
 
-from qa.embed.parallel import map_batches
+from qa.embed.parallel import embed_rows, map_batches
 
 
 @pytest.fixture
@@ -63,3 +64,10 @@ def test_a_gpu_runs_batches_in_turn_on_the_calling_thread(two_cores: None) -> No
     caller = threading.get_ident()
     idents = map_batches(torch, "cuda:0", lambda _: threading.get_ident(), [1, 2, 3])
     assert idents == [caller] * 3
+
+
+def test_rows_land_where_their_group_says(two_cores: None) -> None:
+    groups = [[4, 0], [2], [1, 3]]
+    out = embed_rows(torch, "cpu", lambda g: np.array([[float(i), -i] for i in g]), groups, (5, 2))
+    assert out.dtype == np.float32
+    assert out.tolist() == [[float(i), -float(i)] for i in range(5)]
