@@ -16,7 +16,7 @@ from typing import Any
 from bench.corpus import Corpus, passages
 from bench.service import percentile
 from qa.config import Settings
-from qa.embed.base import bundled_minilm_path, make_embedder
+from qa.embed.factory import bundled_minilm_path, make_embedder
 from qa.evaluate import is_gold
 from qa.pipeline import Pipeline, PipelineOptions
 from qa.text.chunk import with_title

@@ -16,7 +16,8 @@ from qa.answer.extractive import ClauseModel, choose_clause, is_cross_script
 from qa.answer.reader import SpanReader, narrow
 from qa.background import background_vectors
 from qa.domain import AskResult, Document, DocumentInfo, Hit, Passage
-from qa.embed.base import Embedder, make_embedder
+from qa.embed.base import Embedder
+from qa.embed.factory import make_embedder
 from qa.errors import IndexNotReadyError, InvalidInputError, NotFoundError
 from qa.retrieve.hybrid import HybridIndex, Retrieval
 from qa.retrieve.live import LiveIndex

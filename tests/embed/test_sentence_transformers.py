@@ -9,7 +9,7 @@ import pytest
 
 from qa.domain import Document
 from qa.embed import make_embedder
-from qa.embed.base import bundled_minilm_path
+from qa.embed.factory import bundled_minilm_path
 from qa.errors import ConfigError, IndexMismatchError
 from qa.pipeline import Pipeline, PipelineOptions
 
