@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from qa.config import Settings
+from qa.config import Settings, load_settings
 from qa.errors import InvalidInputError, QAError
 from qa.exit_codes import exit_code
 
@@ -53,7 +53,7 @@ def _settings(index_dir: Path | None = None, embedder: str | None = None) -> Set
         overrides["index_dir"] = index_dir
     if embedder is not None:
         overrides["embedder"] = embedder
-    return Settings(**overrides)
+    return load_settings(**overrides)
 
 
 def _pipeline(index_dir: Path | None, embedder: str | None = None) -> Any:
@@ -301,7 +301,7 @@ def model_export(
     """Export the bundled model as a sentence-transformers folder (fp16, about 250 MB)."""
     from qa.embed.export import export_bundled_model
 
-    target = cache_dir or Settings().model_cache_dir
+    target = cache_dir or load_settings().model_cache_dir
     folder = export_bundled_model(target, force=force)
     console.print(f"Exported to {folder}")
 
@@ -311,7 +311,7 @@ def main() -> None:
     try:
         app()
     except QAError as error:
-        err.print(f"error: {error}", markup=False, highlight=False)
+        err.print(f"error: {error}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(exit_code(error))
 
 

