@@ -36,7 +36,8 @@ import numpy as np  # noqa: E402
 
 from qa.domain import Document, Passage, Sentence  # noqa: E402
 from qa.retrieve.live import LiveIndex  # noqa: E402
-from qa.store.catalog import Catalog, NewPassage, StoredPassage  # noqa: E402
+from qa.store.base import NewPassage, StoredPassage  # noqa: E402
+from qa.store.catalog import Catalog  # noqa: E402
 
 DIM = 384
 CATALOG = "catalog.sqlite3"

@@ -80,10 +80,11 @@ def index(
     from tqdm import tqdm
 
     from qa.pipeline import documents_from_paths
+    from qa.store.layout import remove_index
 
     settings = _settings(index_dir, embedder)
     if rebuild:
-        _remove_index(settings.index_dir)
+        remove_index(settings.index_dir)
     documents = documents_from_paths(paths)
     if not documents:
         raise InvalidInputError("no supported files found in the given paths")
@@ -99,19 +100,6 @@ def index(
         f"Indexed {len(results)} document(s), {passages} passage(s) into {settings.index_dir} "
         f"(index now holds {stats['documents']} documents, {stats['passages']} passages)."
     )
-
-
-def _remove_index(directory: Path) -> None:
-    from qa.pipeline import CATALOG_NAME
-    from qa.store.manifest import MANIFEST_NAME
-
-    for name in (CATALOG_NAME, f"{CATALOG_NAME}-wal", f"{CATALOG_NAME}-shm", MANIFEST_NAME):
-        (directory / name).unlink(missing_ok=True)
-    import shutil
-
-    from qa.store.snapshot import FOLDER
-
-    shutil.rmtree(directory / FOLDER, ignore_errors=True)
 
 
 @app.command()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from qa.backends import open_pipeline
 from qa.config import Settings
 from qa.pipeline import Pipeline, PipelineOptions
 
@@ -30,4 +31,4 @@ def options_from_settings(settings: Settings) -> PipelineOptions:
 
 def pipeline_from_settings(settings: Settings) -> Pipeline:
     """Open (or create) the configured index with the configured embedder."""
-    return Pipeline(options_from_settings(settings))
+    return open_pipeline(options_from_settings(settings))

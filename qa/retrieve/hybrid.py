@@ -13,7 +13,7 @@ from qa.domain import Passage
 from qa.retrieve.fusion import Floats, fuse, lexical_weight
 from qa.retrieve.lexical import LexicalIndex, idf_table
 from qa.retrieve.passages import PassageTable
-from qa.store.catalog import StoredPassage
+from qa.store.base import StoredPassage
 from qa.store.mapped import MappedIndex
 from qa.store.snapshot import Snapshot, SnapshotData
 from qa.store.vectors import FaissIndex, Ids, IndexSpec, Matrix, VectorIndex, choose_spec

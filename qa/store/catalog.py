@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 
 from qa.domain import Document, DocumentInfo, Passage, Sentence
-from qa.store.vectors import Matrix
+from qa.store.base import NewPassage, StoredPassage
+from qa.store.manifest import Manifest, write_manifest
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -50,25 +51,6 @@ _SELECT = (
 
 
 @dataclass(frozen=True)
-class StoredPassage:
-    """A passage with its catalogue row id and vectors (one per passage, one per clause)."""
-
-    rid: int
-    passage: Passage
-    vector: Matrix
-    unit_vectors: Matrix
-
-
-@dataclass(frozen=True)
-class NewPassage:
-    """A passage to store with its embeddings."""
-
-    passage: Passage
-    vector: Matrix
-    unit_vectors: Matrix
-
-
-@dataclass(frozen=True)
 class Delta:
     """What changed after a generation: rids to drop, passages to add, the generation reached."""
 
@@ -84,6 +66,7 @@ class Catalog:
 
     def __init__(self, path: Path, dim: int) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
+        self._dir = path.parent
         self._dim = dim
         self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._lock = threading.RLock()
@@ -93,6 +76,15 @@ class Catalog:
             self._conn.execute("PRAGMA foreign_keys=ON")
             self._conn.execute("PRAGMA busy_timeout=30000")
             self._conn.executescript(_SCHEMA)
+
+    @property
+    def local_dir(self) -> Path:
+        """The index folder: the catalogue, manifest and snapshots live here."""
+        return self._dir
+
+    def record_manifest(self, manifest: Manifest) -> None:
+        """Write manifest.json beside the catalogue (atomically)."""
+        write_manifest(self._dir, manifest)
 
     def close(self) -> None:
         """Close the connection."""

@@ -24,7 +24,7 @@ import numpy as np
 
 from qa.domain import Document, DocumentInfo, Passage, Sentence
 from qa.errors import InvalidInputError
-from qa.store.catalog import NewPassage, StoredPassage
+from qa.store.base import NewPassage, StoredPassage
 from qa.store.manifest import Manifest
 from qa.store.milvus import (
     BATCH,
@@ -114,6 +114,14 @@ class MilvusCatalog:
         return MilvusIndex(self._client, self.clauses_name, dim, pk="id", owned=False)
 
     # ----------------------------------------------------------------- meta
+    @property
+    def local_dir(self) -> None:
+        """Nothing is kept on this machine: replicas are stateless."""
+        return None
+
+    def record_manifest(self, manifest: Manifest) -> None:
+        """The manifest lives in Milvus, written once when the collections are created."""
+
     def close(self) -> None:
         """Close the connection."""
         self._client.close()

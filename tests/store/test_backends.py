@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from qa.backends import open_pipeline
 from qa.domain import Document
 from qa.errors import IndexMismatchError, NotFoundError
 from qa.pipeline import Pipeline, PipelineOptions
@@ -67,7 +68,7 @@ def make_options(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[],
 
 @pytest.fixture
 def pipeline(make_options, embedder) -> Iterator[Pipeline]:  # type: ignore[no-untyped-def]
-    p = Pipeline(make_options(), embedder=embedder)
+    p = open_pipeline(make_options(), embedder=embedder)
     yield p
     p.close()
 
@@ -105,7 +106,7 @@ def test_replace_leaves_no_old_passage(pipeline: Pipeline, make_options, embedde
     replacement = Document(id="kiwi", text="Kiwifruit is an edible berry grown in Italy and Chile.")
     [result] = pipeline.add_documents([replacement])
     assert result.replaced
-    for p in (pipeline, Pipeline(make_options(), embedder=embedder)):
+    for p in (pipeline, open_pipeline(make_options(), embedder=embedder)):
         texts = [h.passage.text for h in p.search("kiwi flightless bird eggs", top_k=10)]
         assert KIWI.text.split(".")[0] not in " ".join(texts)
         assert texts.count(replacement.text) == 1
@@ -117,7 +118,7 @@ def test_replace_leaves_no_old_passage(pipeline: Pipeline, make_options, embedde
 @parametrised
 def test_a_documents_stored_passages_come_back_with_their_vectors(pipeline: Pipeline) -> None:
     pipeline.add_documents([KIWI, VOLCANO])
-    stored = pipeline.catalog.passages_of("volcano")
+    stored = pipeline.store.passages_of("volcano")
     assert [s.passage.text for s in stored] == [
         VOLCANO.text.split("\n\n")[0],
         VOLCANO.text.split("\n\n")[1],
@@ -130,7 +131,7 @@ def test_a_documents_stored_passages_come_back_with_their_vectors(pipeline: Pipe
             pipeline.embedder.embed_passages([s.passage.title + "\n" + s.passage.text])[0],
             atol=0.02,
         )
-    assert pipeline.catalog.passages_of("no-such-document") == []
+    assert pipeline.store.passages_of("no-such-document") == []
 
 
 @parametrised
@@ -139,7 +140,7 @@ def test_deleted_passages_never_come_back(pipeline: Pipeline, make_options, embe
     pipeline.delete_document("kiwi")
     with pytest.raises(NotFoundError):
         pipeline.delete_document("kiwi")
-    reopened = Pipeline(make_options(), embedder=embedder)
+    reopened = open_pipeline(make_options(), embedder=embedder)
     for p in (pipeline, reopened):
         for query in ("flightless bird New Zealand", "large eggs", "kiwi"):
             assert all(h.passage.document_id != "kiwi" for h in p.search(query, top_k=10))
@@ -152,7 +153,7 @@ def test_deleted_passages_never_come_back(pipeline: Pipeline, make_options, embe
 @parametrised
 def test_a_second_replica_sees_writes(pipeline: Pipeline, make_options, embedder) -> None:  # type: ignore[no-untyped-def]
     pipeline.add_documents([VOLCANO])
-    replica = Pipeline(make_options(), embedder=embedder)
+    replica = open_pipeline(make_options(), embedder=embedder)
     assert replica.search("Sicily volcano", top_k=1)[0].passage.document_id == "volcano"
     pipeline.add_documents([KIWI])
 
@@ -170,7 +171,8 @@ def test_a_second_replica_sees_writes(pipeline: Pipeline, make_options, embedder
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_long_documents_round_trip(backend: str, tmp_path: Path, request) -> None:  # type: ignore[no-untyped-def]
-    from qa.store.catalog import Catalog, NewPassage
+    from qa.store.base import NewPassage
+    from qa.store.catalog import Catalog
 
     paragraph = "نص عربي طويل عن تاريخ المدينة والأسواق القديمة فيها. " * 40
     text = "\n\n".join(f"{n}: {paragraph}" for n in range(25))  # ~70k characters, 4+ parts
@@ -239,7 +241,7 @@ def test_milvus_replica_keeps_nothing_on_disk(milvus_uri: str, tmp_path: Path, e
         milvus_uri=milvus_uri,
         milvus_collection=f"disk{next(_prefixes)}",
     )
-    pipeline = Pipeline(options, embedder=embedder)
+    pipeline = open_pipeline(options, embedder=embedder)
     pipeline.add_documents([KIWI])
     assert pipeline.stats()["manifest"].vector_index["passages"]["kind"] == "milvus-flat"
     pipeline.close()
@@ -277,6 +279,6 @@ def test_settings_select_the_milvus_store(monkeypatch: pytest.MonkeyPatch, embed
     with pytest.raises(ValidationError):
         Settings()
     with pytest.raises(ConfigError, match="QA_MILVUS_URI"):
-        Pipeline(
+        open_pipeline(
             PipelineOptions(index_dir=Path("unused"), vector_store="milvus"), embedder=embedder
         )
