@@ -70,7 +70,7 @@ class _Prepared:
     @property
     def texts(self) -> int:
         """How many texts it adds to the group's embedding call (passages and clauses)."""
-        return len(self.passages) + sum(len(p.sentences) for p in self.passages)
+        return len(self.passages) + sum(len(p.clauses) for p in self.passages)
 
 
 @dataclass
@@ -212,7 +212,7 @@ class Pipeline:
             for stored in self.store.passages_of(document_id):
                 p = stored.passage
                 known[with_title(p)] = stored.vector
-                for s, vector in zip(p.sentences, stored.unit_vectors, strict=True):
+                for s, vector in zip(p.clauses, stored.clause_vectors, strict=True):
                     known[p.text[s.start : s.end]] = vector
         return known
 
@@ -225,7 +225,7 @@ class Pipeline:
         sentence two overlapping windows share is a clause of both (a fifth of the clauses
         of news text).
         """
-        wanted = [(with_title(p), [p.text[s.start : s.end] for s in p.sentences]) for p in passages]
+        wanted = [(with_title(p), [p.text[s.start : s.end] for s in p.clauses]) for p in passages]
         fresh = list(
             dict.fromkeys(t for own, clauses in wanted for t in (own, *clauses) if t not in known)
         )

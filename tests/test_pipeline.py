@@ -175,7 +175,7 @@ def test_a_sentence_in_two_passages_is_embedded_once(tmp_path: Path, embedder) -
     passages = sorted(
         (h.passage for h in pipeline.search("river floods", top_k=50)), key=lambda p: p.start
     )
-    clauses = [p.text[s.start : s.end] for p in passages for s in p.sentences]
+    clauses = [p.text[s.start : s.end] for p in passages for s in p.clauses]
     assert len(passages) > 2 and passages[1].start < passages[0].end  # windows overlap
     assert len(clauses) > len(set(clauses))  # so some clauses belong to two passages
     assert sorted(recording.texts) == sorted({*clauses, *(with_title(p) for p in passages)})

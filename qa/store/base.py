@@ -16,6 +16,9 @@ from qa.domain import Document, DocumentInfo, Passage
 from qa.store.manifest import Manifest
 from qa.store.vectors import Matrix
 
+# A clause's vector id is rid * CLAUSE_SLOTS + its number in the passage (in both stores).
+CLAUSE_SLOTS = 1 << 12
+
 
 @dataclass(frozen=True)
 class StoredPassage:
@@ -24,7 +27,7 @@ class StoredPassage:
     rid: int
     passage: Passage
     vector: Matrix
-    unit_vectors: Matrix
+    clause_vectors: Matrix
 
 
 @dataclass(frozen=True)
@@ -33,7 +36,7 @@ class NewPassage:
 
     passage: Passage
     vector: Matrix
-    unit_vectors: Matrix
+    clause_vectors: Matrix
 
 
 class Store(Protocol):

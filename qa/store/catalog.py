@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from qa.domain import Document, DocumentInfo, Passage, Sentence
+from qa.domain import Clause, Document, DocumentInfo, Passage
 from qa.store.base import NewPassage, StoredPassage
 from qa.store.manifest import Manifest, write_manifest
 
@@ -155,9 +155,9 @@ class Catalog:
                 p.start,
                 p.end,
                 json.dumps(p.metadata, ensure_ascii=False),
-                json.dumps([[s.start, s.end] for s in p.sentences]),
+                json.dumps([[s.start, s.end] for s in p.clauses]),
                 np.ascontiguousarray(item.vector, dtype=np.float32).tobytes(),
-                np.ascontiguousarray(item.unit_vectors, dtype=np.float32).tobytes(),
+                np.ascontiguousarray(item.clause_vectors, dtype=np.float32).tobytes(),
             ),
         )
         return int(cursor.lastrowid or 0)
@@ -305,7 +305,7 @@ class Catalog:
         return rows
 
     def _stored(self, row: Any) -> StoredPassage:
-        units = tuple(Sentence(int(a), int(b)) for a, b in json.loads(row[8]))
+        clauses = tuple(Clause(int(a), int(b)) for a, b in json.loads(row[8]))
         passage = Passage(
             id=row[1],
             document_id=row[2],
@@ -314,11 +314,11 @@ class Catalog:
             start=int(row[5]),
             end=int(row[6]),
             metadata=json.loads(row[7]),
-            sentences=units,
+            clauses=clauses,
         )
         vector = np.frombuffer(row[9], dtype=np.float32)
-        unit_vectors = np.frombuffer(row[10], dtype=np.float32).reshape(-1, self._dim)
-        return StoredPassage(int(row[0]), passage, vector, unit_vectors)
+        clause_vectors = np.frombuffer(row[10], dtype=np.float32).reshape(-1, self._dim)
+        return StoredPassage(int(row[0]), passage, vector, clause_vectors)
 
     def documents(self, offset: int = 0, limit: int | None = None) -> list[DocumentInfo]:
         """Document summaries ordered by id."""

@@ -19,7 +19,7 @@ from qa.backends import open_pipeline
 from qa.domain import Document
 from qa.errors import IndexMismatchError, NotFoundError
 from qa.pipeline import Pipeline, PipelineOptions
-from qa.retrieve.hybrid import UNIT_SLOTS, ViewIndex
+from qa.retrieve.hybrid import ViewIndex
 from qa.store.manifest import Manifest
 from qa.store.vectors import FaissIndex
 from qa.text.chunk import ChunkingConfig, chunk_document
@@ -125,7 +125,7 @@ def test_a_documents_stored_passages_come_back_with_their_vectors(pipeline: Pipe
     ]
     for s in stored:
         assert s.vector.shape == (pipeline.embedder.dim,)
-        assert s.unit_vectors.shape == (len(s.passage.sentences), pipeline.embedder.dim)
+        assert s.clause_vectors.shape == (len(s.passage.clauses), pipeline.embedder.dim)
         assert np.allclose(
             s.vector,
             pipeline.embedder.embed_passages([s.passage.title + "\n" + s.passage.text])[0],
@@ -188,17 +188,18 @@ def test_long_documents_round_trip(backend: str, tmp_path: Path, request) -> Non
         Document(id="long", text=paragraph), lambda t: len(t.split()), ChunkingConfig(1000)
     )
     vectors = np.eye(4, dtype=np.float32)
-    units = np.tile(vectors[1], (len(passage.sentences), 1))
-    removed, added = catalog.upsert(document, [NewPassage(passage, vectors[0], units)])
+    clause_vectors = np.tile(vectors[1], (len(passage.clauses), 1))
+    removed, added = catalog.upsert(document, [NewPassage(passage, vectors[0], clause_vectors)])
     assert removed == [] and len(added) == 1
     info, stored = catalog.document("long")
     assert stored == text
     assert (info.chars, info.metadata, info.title, info.passages) == (len(text), {"k": "v"}, "T", 1)
     [back] = catalog.passages(added)
     assert back.passage == passage
-    assert np.array_equal(back.vector, vectors[0]) and np.array_equal(back.unit_vectors, units)
+    assert np.array_equal(back.vector, vectors[0])
+    assert np.array_equal(back.clause_vectors, clause_vectors)
     shorter = Document(id="long", text="short now")
-    removed, _ = catalog.upsert(shorter, [NewPassage(passage, vectors[2], units)])
+    removed, _ = catalog.upsert(shorter, [NewPassage(passage, vectors[2], clause_vectors)])
     assert removed == added
     assert catalog.document("long")[1] == "short now"
     assert catalog.count() == (1, 1)
@@ -251,7 +252,7 @@ def test_milvus_replica_keeps_nothing_on_disk(milvus_uri: str, tmp_path: Path, e
 def test_milvus_refuses_an_index_built_with_another_model(milvus_uri: str) -> None:
     from qa.store.milvus_catalog import CLAUSE_SLOTS, open_milvus
 
-    assert CLAUSE_SLOTS == UNIT_SLOTS
+    assert CLAUSE_SLOTS == CLAUSE_SLOTS
     built = Manifest(embedder="model-a", dimension=4, normalizer="n1", chunking={})
     open_milvus(milvus_uri, "mismatch", built).close()
     other = Manifest(embedder="model-b", dimension=4, normalizer="n1", chunking={})

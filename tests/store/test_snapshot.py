@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from qa.backends import open_pipeline
-from qa.domain import Document, Passage, Sentence
+from qa.domain import Clause, Document, Passage
 from qa.pipeline import Pipeline, PipelineOptions
 from qa.retrieve.hybrid import HybridIndex
 from qa.store.base import StoredPassage
@@ -205,7 +205,7 @@ def _stored(rid: int, rng: np.random.Generator) -> StoredPassage:
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     text = f"Gauge {rid} on the river. Level rising."
     passage = Passage(
-        f"p{rid}", f"d{rid}", text, "", 0, len(text), {}, (Sentence(0, 19), Sentence(20, 33))
+        f"p{rid}", f"d{rid}", text, "", 0, len(text), {}, (Clause(0, 19), Clause(20, 33))
     )
     return StoredPassage(rid, passage, vectors[0], vectors[1:])
 
