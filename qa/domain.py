@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
 
 @dataclass(frozen=True)
 class Document:
@@ -37,6 +40,21 @@ class Passage:
     end: int
     metadata: dict[str, Any] = field(default_factory=dict)
     clauses: tuple[Clause, ...] = ()
+
+
+@dataclass(frozen=True)
+class Query:
+    """A question read once (qa.text.query.parse_query): what every later stage needs of it.
+
+    Retrieval, clause choice and abstention used to normalise, tokenise and script-check the
+    question again each; they now read these fields.
+    """
+
+    text: str
+    tokens: tuple[str, ...]  # normalised, light-stemmed terms (BM25, term overlap)
+    script: str  # 'arabic', 'latin' or 'other' (qa.text.normalize.script_of)
+    wants_number: bool  # asks when, how many, which year: the answer should hold a number
+    vector: npt.NDArray[np.float32] = field(compare=False, repr=False)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from qa.domain import Passage
+from qa.domain import Passage, Query
 from qa.retrieve.fusion import Floats, fuse, lexical_weight
 from qa.retrieve.lexical import LexicalIndex, idf_table
 from qa.retrieve.passages import PassageTable
@@ -54,7 +54,6 @@ class Retrieval:
     """Ranked candidates plus what the query looked like to the index."""
 
     candidates: list[Candidate]
-    query_tokens: list[str]
     lexical_weight: float
 
 
@@ -210,20 +209,20 @@ class HybridIndex:
         return idf_table({t: df.get(t, 0) for t in terms}, len(self._passages))
 
     def search(
-        self, query: str, vector: Matrix, top_k: int, filters: Mapping[str, Any] | None = None
+        self, query: Query, top_k: int, filters: Mapping[str, Any] | None = None
     ) -> Retrieval:
         """The top_k passages for a question, with the signals behind each score."""
-        query_tokens = tokens(query)
+        vector = query.vector
         with self._lock:
             if not len(self._passages):
-                return Retrieval([], query_tokens, 0.0)
-            weight = lexical_weight(query_tokens, self._lexical.document_frequency)
-            bm25 = self._lexical.scores(query_tokens) if weight > 0 else {}
+                return Retrieval([], 0.0)
+            weight = lexical_weight(query.tokens, self._lexical.document_frequency)
+            bm25 = self._lexical.scores(query.tokens) if weight > 0 else {}
             rids = self._candidate_rids(bm25, vector, filters, top_k)
             if not rids:
-                return Retrieval([], query_tokens, weight)
+                return Retrieval([], weight)
             candidates = self._score(rids, bm25, vector, weight, top_k)
-        return Retrieval(candidates, query_tokens, weight)
+        return Retrieval(candidates, weight)
 
     def _candidate_rids(
         self,
