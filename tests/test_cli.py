@@ -108,10 +108,6 @@ def test_a_bad_setting_exits_6(index: Path) -> None:
     assert len(lines) == 1 and "bogus" in lines[0]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a QA_* value that fails validation escapes as a pydantic traceback (exit 1)",
-)
 def test_a_setting_of_the_wrong_type_exits_6(index: Path) -> None:
     result = qa("list", index=index, check=False, env={"QA_EMBED_PRECISION": "bogus"})
     assert result.returncode == 6
