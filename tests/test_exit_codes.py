@@ -57,7 +57,7 @@ def test_exit_code_of_each_error(error: QAError, code: int) -> None:
 def test_main_prints_one_line_and_exits_with_the_code(
     error: QAError, code: int, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    def failing_app() -> None:
+    def failing_app(prog_name: str = "qa") -> None:
         raise error
 
     monkeypatch.setattr(qa.cli, "app", failing_app)

@@ -14,7 +14,7 @@ from qa.answer.extractive import (
     term_overlap,
 )
 from qa.retrieve.hybrid import Retrieval
-from tests.answer.retrievals import candidate, passage, retrieval
+from tests.answer.retrievals import candidate, passage, query, retrieval
 
 RIVER = passage("p1", ["The river flooded in 1998.", "Crops were lost."])
 OTHER = passage("p2", ["Rivers are long."])
@@ -38,7 +38,7 @@ def _one_hot(**weights: float) -> tuple[float, ...]:
 
 def test_clause_table_rows_by_hand() -> None:
     """Every feature of every clause, worked out by hand (see FEATURES for their meaning)."""
-    table = clause_table(QUESTION, _river_retrieval(), IDF, passages=4)
+    table = clause_table(query(QUESTION), _river_retrieval(), IDF, passages=4)
     assert table.slots == [(0, 0), (0, 1), (1, 0)]
     third, half = 1 / 3, 0.5
     expected = [
@@ -54,25 +54,25 @@ def test_clause_table_rows_by_hand() -> None:
 
 def test_clause_table_passage_feature_is_relative_to_the_best_passage() -> None:
     """The best passage scores 1, a passage of half its fused score 0.5 (never inverted)."""
-    table = clause_table(QUESTION, _river_retrieval(), IDF, passages=4)
+    table = clause_table(query(QUESTION), _river_retrieval(), IDF, passages=4)
     column = FEATURES.index("passage")
     assert table.features[:, column].tolist() == pytest.approx([1.0, 1.0, 0.5])
 
 
 def test_clause_table_reads_only_the_top_passages() -> None:
-    table = clause_table(QUESTION, _river_retrieval(), IDF, passages=1)
+    table = clause_table(query(QUESTION), _river_retrieval(), IDF, passages=1)
     assert table.slots == [(0, 0), (0, 1)]
 
 
 def test_clause_table_without_a_numeric_question_has_no_number_feature() -> None:
     r = retrieval("Which river flooded?", _river_retrieval().candidates, 0.5)
-    table = clause_table("Which river flooded?", r, IDF, passages=4)
+    table = clause_table(query("Which river flooded?"), r, IDF, passages=4)
     assert table.features[:, FEATURES.index("number")].tolist() == [0.0, 0.0, 0.0]
 
 
 def test_lexical_weight_scales_overlap_and_novelty() -> None:
     """With no lexical trust (another script) term overlap and novelty count for nothing."""
-    table = clause_table(QUESTION, _river_retrieval(lexical_weight=0.0), IDF, passages=4)
+    table = clause_table(query(QUESTION), _river_retrieval(lexical_weight=0.0), IDF, passages=4)
     for name in ("overlap", "overlap_prev", "novelty"):
         assert table.features[:, FEATURES.index(name)].tolist() == [0.0, 0.0, 0.0]
 
@@ -82,7 +82,7 @@ def test_overlap_features_in_arabic_meet_through_stemming() -> None:
     p = passage("ar", ["قال البيان إن وعمران خان شدد على الدعم", "وتحدث الجانبان عن الطاقة"])
     question = "ماذا أكد عمران خان؟"  # tokens: اكد, عمران, خان
     r = retrieval(question, [candidate(p, 0.9, 0.8, [0.5, 0.2])], 1.0)
-    table = clause_table(question, r, {"اكد": 1.0, "عمران": 3.0, "خان": 2.0}, passages=4)
+    table = clause_table(query(question), r, {"اكد": 1.0, "عمران": 3.0, "خان": 2.0}, passages=4)
     overlap, prev = FEATURES.index("overlap"), FEATURES.index("overlap_prev")
     assert table.features[0, overlap] == pytest.approx(5 / 6)  # عمران and خان, not اكد
     assert table.features[1, overlap] == 0.0
@@ -120,14 +120,14 @@ def test_term_overlap(
 )
 def test_choose_clause_follows_the_weights(weights: tuple[float, ...], chosen: str) -> None:
     model = ClauseModel(same_script=weights, cross_script=_one_hot(), max_words=4)
-    choice = choose_clause(QUESTION, _river_retrieval(), IDF, model)
+    choice = choose_clause(query(QUESTION), _river_retrieval(), IDF, model)
     assert choice is not None
     assert choice.answer.text == chosen
 
 
 def test_choice_carries_offsets_margin_and_evidence() -> None:
     model = ClauseModel(same_script=_one_hot(clause_cos=1.0), cross_script=_one_hot(), max_words=5)
-    choice = choose_clause(QUESTION, _river_retrieval(), IDF, model)
+    choice = choose_clause(query(QUESTION), _river_retrieval(), IDF, model)
     assert choice is not None
     answer = choice.answer
     assert answer.passage_id == "p1"
@@ -141,7 +141,7 @@ def test_choice_carries_offsets_margin_and_evidence() -> None:
 def test_margin_of_a_single_clause_is_zero() -> None:
     r = retrieval(QUESTION, [candidate(OTHER, 0.4, 0.5, [0.3])], 0.5)
     model = ClauseModel(same_script=_one_hot(clause_cos=1.0), cross_script=_one_hot())
-    choice = choose_clause(QUESTION, r, IDF, model)
+    choice = choose_clause(query(QUESTION), r, IDF, model)
     assert choice is not None and choice.margin == 0.0
 
 
@@ -151,22 +151,22 @@ def test_cross_script_questions_use_the_cross_script_weights() -> None:
     model = ClauseModel(
         same_script=_one_hot(clause_cos=1.0), cross_script=_one_hot(clause_cos=-1.0), max_words=4
     )
-    assert is_cross_script("Who issued the statement?", r)
-    choice = choose_clause("Who issued the statement?", r, {}, model)
+    assert is_cross_script(query("Who issued the statement?"), r)
+    choice = choose_clause(query("Who issued the statement?"), r, {}, model)
     assert choice is not None and choice.answer.text == "الكرملين أصدر البيان"
     same = retrieval("من أصدر البيان؟", [candidate(arabic, 0.9, 0.8, [0.5, 0.2])], 1.0)
-    assert not is_cross_script("من أصدر البيان؟", same)
-    choice = choose_clause("من أصدر البيان؟", same, {}, model)
+    assert not is_cross_script(query("من أصدر البيان؟"), same)
+    choice = choose_clause(query("من أصدر البيان؟"), same, {}, model)
     assert choice is not None and choice.answer.text == "عمران خان رئيس الوزراء"
 
 
 def test_no_candidates_or_no_clauses_give_no_choice() -> None:
     model = ClauseModel()
-    assert choose_clause(QUESTION, retrieval(QUESTION, [], 1.0), IDF, model) is None
+    assert choose_clause(query(QUESTION), retrieval(QUESTION, [], 1.0), IDF, model) is None
     empty = passage("e", [])
     r = retrieval(QUESTION, [candidate(empty, 0.5, 0.5, [])], 1.0)
-    assert choose_clause(QUESTION, r, IDF, model) is None
-    assert not is_cross_script(QUESTION, retrieval(QUESTION, [], 1.0))
+    assert choose_clause(query(QUESTION), r, IDF, model) is None
+    assert not is_cross_script(query(QUESTION), retrieval(QUESTION, [], 1.0))
 
 
 def test_a_model_needs_one_weight_per_feature() -> None:
@@ -198,9 +198,9 @@ def test_grow(j: int, scores: list[float], max_words: int, span: tuple[int, int]
 
 def test_choose_clause_grows_the_answer_within_the_model_cap() -> None:
     model = ClauseModel(same_script=_one_hot(clause_cos=1.0), cross_script=_one_hot(), max_words=8)
-    choice = choose_clause(QUESTION, _river_retrieval(), IDF, model)
+    choice = choose_clause(query(QUESTION), _river_retrieval(), IDF, model)
     assert choice is not None
     assert choice.answer.text == RIVER.text  # 5 + 3 words fit in 8
     narrow = ClauseModel(same_script=_one_hot(clause_cos=1.0), cross_script=_one_hot(), max_words=7)
-    choice = choose_clause(QUESTION, _river_retrieval(), IDF, narrow)
+    choice = choose_clause(query(QUESTION), _river_retrieval(), IDF, narrow)
     assert choice is not None and choice.answer.text == "The river flooded in 1998."

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qa.answer.qtype import has_number, wants_number
+from qa.text.qtype import has_number, wants_number
 
 
 @pytest.mark.parametrize(
