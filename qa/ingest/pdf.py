@@ -42,6 +42,8 @@ class Line:
     x0: float
     x1: float
     size: float
+    y0: float = 0.0
+    y1: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -94,15 +96,36 @@ def pdf_boxes(data: bytes, name: str) -> tuple[list[list[Box]], list[float], boo
                     sizes = [c.size for c in line if isinstance(c, LTChar)]
                     text = _line_text([(c.get_text(), isinstance(c, LTChar)) for c in line])
                     if text and sizes:
-                        lines.append(Line(text, line.x0, line.x1, statistics.median(sizes)))
-                if lines:
-                    box = Box(number, element.x0, element.y0, element.x1, element.y1, tuple(lines))
-                    boxes.append(box)
+                        size = statistics.median(sizes)
+                        lines.append(Line(text, line.x0, line.x1, size, line.y0, line.y1))
+                boxes += split_by_size(number, lines)
             pages.append(boxes)
             heights.append(float(layout.height))
     except Exception as exc:  # pdfminer raises many kinds on malformed files: all the caller's
         raise InvalidInputError(f"{name}: not a readable PDF ({exc})") from exc
     return pages, heights, images
+
+
+def split_by_size(page: int, lines: list[Line]) -> list[Box]:
+    """A text box cut where the type size changes: a page header set in small type that sits
+    close above the text is its own box, and so is a heading run into its paragraph."""
+    groups: list[list[Line]] = []
+    for line in lines:
+        if groups and abs(groups[-1][-1].size - line.size) <= 0.5:
+            groups[-1].append(line)
+        else:
+            groups.append([line])
+    return [
+        Box(
+            page,
+            min(line.x0 for line in group),
+            min(line.y0 for line in group),
+            max(line.x1 for line in group),
+            max(line.y1 for line in group),
+            tuple(group),
+        )
+        for group in groups
+    ]
 
 
 def _line_text(parts: list[tuple[str, bool]]) -> str:
@@ -147,6 +170,7 @@ def remove_furniture(pages: list[list[Box]], heights: list[float], title: str) -
                 (len(pages) > 1 and seen[furniture_key(box.text)] > 1)
                 or is_page_number(text)
                 or bool(_STAMP.match(text))
+                or len("".join(text.split())) <= 2  # a stray glyph drawn past the text's end
                 or (bool(folded_title) and _squeezed(box) == folded_title)
             )
             if not furniture:
@@ -245,19 +269,25 @@ def box_paragraphs(box: Box, rtl: bool) -> list[Paragraph]:
 
 
 def paragraphs(pages: list[list[Box]]) -> list[Paragraph]:
-    """All paragraphs in reading order; one cut by a page break is joined back together."""
+    """All paragraphs in reading order; one cut by a page or column break is joined again."""
     rtl = is_rtl("\n".join(box.text for page in pages for box in page))
     out: list[Paragraph] = []
+    previous: Box | None = None
     for page in pages:
-        for index, box in enumerate(reading_order(page, rtl)):
+        for box in reading_order(page, rtl):
             found = box_paragraphs(box, is_rtl(box.text) if box.text.strip() else rtl)
-            if index == 0 and found and out and _continues(out[-1], found[0]):
+            new_page = previous is not None and previous.page != box.page
+            new_column = previous is not None and box.y1 > previous.y1  # back up: a new column
+            if (new_page or new_column) and found and out and _continues(out[-1], found[0]):
                 first, last = found[0], out[-1]
                 joined, starts = join_lines([last.text, first.text])
-                marks = (*last.page_marks, (starts[1], box.page))
+                marks = last.page_marks
+                if new_page:
+                    marks = (*marks, (starts[1], box.page))
                 out[-1] = Paragraph(joined, last.size, last.role, marks)
                 found = found[1:]
             out += found
+            previous = box
     return out
 
 
