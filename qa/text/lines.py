@@ -19,9 +19,9 @@ _DIGITS = re.compile(r"[\d\u0660-\u0669]+")
 def join_lines(lines: list[str]) -> tuple[str, list[int]]:
     """Lines of one paragraph as one text, and where each line starts in it.
 
-    A line break becomes a space, except after a soft hyphen, or after a hyphen between a
-    letter and a lower-case letter ("inter-\\nnational" is one word; "Russian-\\nIndian"
-    and Arabic "الروسي-\\nالهندي" keep the hyphen and a space).
+    A line break becomes a space, except after a soft hyphen or a hyphen that follows a
+    letter: "inter-\\nnational" is one word (a hyphen before a lower-case Latin letter only
+    broke the word), "Russian-\\nIndian" and "الهندية-\\nالروسية" keep their hyphen.
     """
     text = ""
     starts: list[int] = []
@@ -33,7 +33,7 @@ def join_lines(lines: list[str]) -> tuple[str, list[int]]:
         if text and not broken:
             if _hyphenated(text, line):
                 text = text[:-1]
-            else:
+            elif not (text.endswith(_HYPHENS) and text[-2:-1].isalpha()):
                 text += " "
         broken = line.endswith(_SOFT_HYPHEN)
         starts.append(len(text))
@@ -43,13 +43,7 @@ def join_lines(lines: list[str]) -> tuple[str, list[int]]:
 
 def _hyphenated(text: str, line: str) -> bool:
     """Whether text ends with a word broken by a hyphen that the next line finishes."""
-    return (
-        len(text) >= 2
-        and text.endswith(_HYPHENS)
-        and text[-2].isalpha()
-        and line[0].isalpha()
-        and line[0].islower()
-    )
+    return len(text) >= 2 and text.endswith(_HYPHENS) and text[-2].isalpha() and line[0].islower()
 
 
 def ends_sentence(line: str) -> bool:
