@@ -11,6 +11,7 @@ import io
 import json
 import re
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -92,14 +93,27 @@ def read_pdf(data: bytes, name: str) -> list[Document]:
         raise InvalidInputError(f"{name}: not a readable PDF ({exc})") from exc
     pages, heights, images = pdf.pdf_boxes(data, name)
     if page_count and not any(pages):
-        raise InvalidInputError(
-            f"{name}: the PDF has no text layer"
-            + (" (its pages are images: a scan?)" if images else "")
-            + "; run OCR on it first (for example `ocrmypdf -l ara+eng in.pdf out.pdf`, "
-            "with Tesseract's Arabic and English data) and index the result"
-        )
+        return _scanned_pdf(data, name, title, images)
     found = pdf.paragraphs(pdf.remove_furniture(pages, heights, title))
     return _structured(pdf.pieces_from_paragraphs(found), name, title)
+
+
+def _scanned_pdf(data: bytes, name: str, title: str, images: bool) -> list[Document]:
+    """A PDF without a text layer: its pictures read by Tesseract if installed, else refused."""
+    from qa.ingest import ocr
+
+    binary = ocr.tesseract()
+    if binary is not None and images:
+        pieces = ocr.ocr_pieces(data, binary)
+        document = structured_document(pieces, doc_id_for(name), name, title)
+        if document is not None:
+            return [replace(document, metadata={**document.metadata, "ocr": "tesseract"})]
+    raise InvalidInputError(
+        f"{name}: the PDF has no text layer"
+        + (" (its pages are images: a scan?)" if images else "")
+        + "; install Tesseract (Debian: tesseract-ocr tesseract-ocr-ara) to read it, or OCR "
+        "it first (for example `ocrmypdf -l ara+eng in.pdf out.pdf`) and index the result"
+    )
 
 
 def read_docx(data: bytes, name: str) -> list[Document]:

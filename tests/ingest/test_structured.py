@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import shutil
 from pathlib import Path
 
 import pytest
@@ -199,10 +200,30 @@ def test_pdf_columns_are_read_in_order(name: str, first_words: list[str]) -> Non
         assert all(block in seed for block in blocks)
 
 
-def test_a_pdf_without_text_layer_asks_for_ocr() -> None:
+def test_a_pdf_without_text_layer_asks_for_ocr(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without Tesseract, a scan is refused with what to do, never indexed as nothing."""
+    from qa.ingest import ocr
+
+    monkeypatch.setattr(ocr, "tesseract", lambda: None)
+    with pytest.raises(InvalidInputError, match=r"no text layer \(its pages are images.*OCR"):
+        load_path(FIXTURES / "scan.pdf")
+
+
+def test_a_pdf_of_blank_pictures_is_refused_even_with_ocr() -> None:
     from PIL import Image
 
     buffer = io.BytesIO()
     Image.new("RGB", (200, 100), "white").save(buffer, "PDF")
     with pytest.raises(InvalidInputError, match=r"no text layer.*OCR"):
-        load_bytes(buffer.getvalue(), "scan.pdf")
+        load_bytes(buffer.getvalue(), "blank.pdf")
+
+
+@pytest.mark.integration
+@pytest.mark.skipif(shutil.which("tesseract") is None, reason="Tesseract is not installed")
+def test_a_scan_is_read_by_tesseract_where_installed() -> None:
+    """scan.pdf is a screenshot of an English and an Arabic line, saved as a picture PDF."""
+    [doc] = load_path(FIXTURES / "scan.pdf")
+    assert doc.metadata["ocr"] == "tesseract"
+    assert doc.pages == (0,)
+    assert "Pakistan produced 2490 megawatts of nuclear power." in doc.text
+    assert "أنتجت باكستان 2490 ميغاواط من الطاقة النووية" in doc.text
