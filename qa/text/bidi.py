@@ -62,6 +62,23 @@ def is_rtl(text: str) -> bool:
     return kinds.count("R") > kinds.count("L")
 
 
+def _nearest(values: list[str], wanted: str) -> tuple[list[str], list[str]]:
+    """For each position, the nearest value in `wanted` before it and after it ("" if none)."""
+    before: list[str] = []
+    last = ""
+    for value in values:
+        before.append(last)
+        if value in wanted:
+            last = value
+    after: list[str] = []
+    last = ""
+    for value in reversed(values):
+        after.append(last)
+        if value in wanted:
+            last = value
+    return before, after[::-1]
+
+
 def _levels(kinds: list[str], rtl: bool) -> list[int]:
     """Embedding levels of the characters of a line, as the Unicode bidi algorithm gives them.
 
@@ -70,31 +87,23 @@ def _levels(kinds: list[str], rtl: bool) -> list[int]:
     same direction join them, others take the line's base level.
     """
     base = 1 if rtl else 0
-    strong: list[str] = []
-    for i, kind in enumerate(kinds):
-        if kind != "N":
-            strong.append(kind)
-            continue
-        left = next((k for k in reversed(kinds[:i]) if k in "RL"), "")
-        right = next((k for k in kinds[i + 1 :] if k in "RL"), "")
-        in_rtl = "R" in (left, right) and "L" not in (left, right)
-        strong.append("R" if rtl or in_rtl else "L")
+    letter_before, letter_after = _nearest(kinds, "RL")
     levels: list[int] = []
-    for i, kind in enumerate(kinds):
+    for kind, left, right in zip(kinds, letter_before, letter_after, strict=True):
         if kind == "N":
-            levels.append(2 if strong[i] == "R" else base)
-        elif kind == "R":
-            levels.append(1)
-        elif kind == "L":
-            levels.append(2 if rtl else 0)
+            in_rtl = rtl or ("R" in (left, right) and "L" not in (left, right))
+            levels.append(2 if in_rtl else base)
+        elif kind in "RL":
+            levels.append({"R": 1, "L": 2 if rtl else 0}[kind])
         else:
             levels.append(-1)
+    marks = [str(level) if level >= 0 else " " for level in levels]
+    level_before, level_after = _nearest(marks, "0123")
     for i, level in enumerate(levels):
-        if level >= 0:
-            continue
-        before = next((levels[j] for j in range(i - 1, -1, -1) if levels[j] >= 0), base)
-        after = next((levels[j] for j in range(i + 1, len(levels)) if levels[j] >= 0), base)
-        levels[i] = max(base, min(before, after))
+        if level < 0:
+            before = int(level_before[i] or base)
+            after = int(level_after[i] or base)
+            levels[i] = max(base, min(before, after))
     return levels
 
 
