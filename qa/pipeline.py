@@ -20,6 +20,7 @@ from qa.embed.base import Embedder, make_embedder
 from qa.errors import IndexNotReadyError, InvalidInputError, NotFoundError
 from qa.retrieve.hybrid import HybridIndex, Retrieval
 from qa.retrieve.live import LiveIndex
+from qa.retrieve.milvus_search import MilvusSearch
 from qa.retrieve.milvus_view import MilvusView
 from qa.store.catalog import Catalog, NewPassage
 from qa.store.manifest import Manifest, read_manifest, write_manifest
@@ -125,7 +126,7 @@ class Pipeline:
         self._live: LiveIndex | MilvusView
         if isinstance(self.catalog, Catalog):
             self._live = LiveIndex(options.index_dir, self.catalog, self.embedder.dim)
-        else:  # stateless replica: no change log or snapshots, the view reloads from Milvus
+        else:  # stateless replica: every search runs in Milvus, nothing is loaded
             self._live = MilvusView(self.catalog, self.embedder.dim)
         self._record_index_kind()
         cache = options.index_dir if isinstance(self.catalog, Catalog) else None
@@ -150,7 +151,7 @@ class Pipeline:
         self._record_index_kind()
 
     @property
-    def _index(self) -> HybridIndex:
+    def _index(self) -> HybridIndex | MilvusSearch:
         return self._live.view
 
     def _record_index_kind(self) -> None:

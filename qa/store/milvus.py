@@ -53,11 +53,15 @@ def vector_schema(client: Any, pk: str, dim: int, **fields: tuple[str, dict[str,
     return schema
 
 
-def ensure_collection(client: Any, name: str, schema: Any, index_type: str = "FLAT") -> None:
-    """Create (inner-product index, strong consistency) and load a collection if missing."""
+def ensure_collection(
+    client: Any, name: str, schema: Any, index_type: str = "FLAT", sparse: str | None = None
+) -> None:
+    """Create (inner-product indexes, strong consistency) and load a collection if missing."""
     if not client.has_collection(name):
         params = client.prepare_index_params()
         params.add_index("vector", index_type=index_type, metric_type="IP")
+        if sparse is not None:
+            params.add_index(sparse, index_type="SPARSE_INVERTED_INDEX", metric_type="IP")
         client.create_collection(
             name, schema=schema, index_params=params, consistency_level="Strong"
         )
