@@ -52,8 +52,8 @@ class HashedEmbedder:
                 out[row] += self._token(token)
             norm = float(np.linalg.norm(out[row]))
             out[row] = out[row] / norm if norm > 0 else self._token("\x00empty")
-        norms = np.linalg.norm(out, axis=1, keepdims=True)
-        return out / np.maximum(norms, 1e-12)
+        unit: np.ndarray = out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+        return unit
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self._embed(texts)

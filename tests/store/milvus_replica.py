@@ -56,9 +56,9 @@ def main() -> None:
             written(self, *args)
             pause("paused")
 
-        MilvusCatalog._write_passages = then_pause  # type: ignore[method-assign]
+        MilvusCatalog._write_passages = then_pause  # type: ignore[method-assign, assignment]
     elif mode == "after-flip":
-        MilvusCatalog._retire = lambda self, *args, **kw: pause("paused")  # type: ignore[method-assign]
+        MilvusCatalog._retire = lambda self, *args, **kw: pause("paused")  # type: ignore[method-assign, assignment]
     print("ready", flush=True)
     if mode == "idle":
         time.sleep(3600)
