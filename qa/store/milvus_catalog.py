@@ -75,8 +75,9 @@ def filter_expression(filters: Mapping[str, Any] | None) -> str:
     return " and ".join(parts)
 
 
-def _and(*clauses: str) -> str:
-    return " and ".join(f"({c})" for c in clauses if c)
+def _chunks(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), BATCH):
+        yield items[start : start + BATCH]
 
 
 @dataclass(frozen=True)
@@ -192,69 +193,92 @@ class MilvusCatalog:
     def upsert(
         self, document: Document, passages: Sequence[NewPassage]
     ) -> tuple[list[int], list[int]]:
-        """Replace a document and its passages; (removed rids, new rids).
+        """Replace a document and its passages; (removed rids, new rids)."""
+        [result] = self.upsert_many([(document, passages)])
+        return result
 
-        Everything is written under a fresh version before the head row flips to it.
+    def upsert_many(
+        self, items: Sequence[tuple[Document, Sequence[NewPassage]]]
+    ) -> list[tuple[list[int], list[int]]]:
+        """Replace documents; each one's (removed rids, new rids).
+
+        Everything is written under fresh versions before the head rows flip to them; each
+        document flips whole (one row), and the term counts change once for the batch, which
+        is what makes bulk loads fast (`bench/milvus_scale.py`).
         """
-        metadata = json.dumps(document.metadata, ensure_ascii=False)
-        if len(metadata.encode()) > MAX_STRING or len(document.title.encode()) > MAX_STRING:
-            raise InvalidInputError("document metadata and title must each fit in 64 KiB")
+        ids = [document.id for document, _ in items]
+        if len(set(ids)) != len(ids):
+            raise InvalidInputError("a batch may hold each document once")
+        heads, texts, passage_rows, clause_rows, added = [], [], [], [], []
+        lexical: list[tuple[Sparse, int]] = []
         with self._lock:
-            old = self._head(document.id)
-            version = secrets.randbits(62)
-            added = self._new_rids(len(passages))
-            parts = self._write_text(document, version)
-            lexical = self._write_passages(document, passages, added, version)
-            self._client.upsert(
-                self.heads_name,
-                [
-                    {
-                        "document_id": document.id,
-                        "version": version,
-                        "title": document.title,
-                        "metadata": metadata,
-                        "passages": len(passages),
-                        "chars": len(document.text),
-                        "parts": parts,
-                        "vector": NO_VECTOR,
-                    }
-                ],
-            )  # the flip: from here on, readers see the new version
-            removed = self._retire(document.id, old, lexical, keep=version)
-        return removed, added
+            old = self._heads(ids)
+            mean = self._mean_length(items)
+            rids = iter(self._new_rids(sum(len(p) for _, p in items)))
+            versions = {}
+            for document, passages in items:
+                versions[document.id] = version = secrets.randbits(62)
+                added.append([next(rids) for _ in passages])
+                parts = self._text_rows(document, version)
+                texts += parts
+                rows, clauses, weights = self._passage_rows(
+                    document, passages, added[-1], version, mean
+                )
+                passage_rows += rows
+                clause_rows += clauses
+                lexical += weights
+                heads.append(self._head_row(document, version, len(passages), len(parts)))
+            for name, new in (
+                (self.texts_name, texts),
+                (self.clauses_name, clause_rows),
+                (self.passages_name, passage_rows),
+            ):
+                self._insert(name, new)
+            for start in range(0, len(heads), BATCH):  # the flip: readers see the new versions
+                self._client.upsert(self.heads_name, heads[start : start + BATCH])
+            removed = self._retire(ids, old, lexical, versions)
+        return [(removed.get(i, []), new) for i, new in zip(ids, added, strict=True)]
 
     def delete(self, document_id: str) -> list[int] | None:
         """Delete a document; the rids of its passages, or None when it was not there."""
         with self._lock:
-            old = self._head(document_id)
-            if old is None:
+            old = self._heads([document_id])
+            if not old:
                 return None
             self._client.delete(self.heads_name, ids=[document_id])  # gone for readers
-            return self._retire(document_id, old, [], keep=None)
+            return self._retire([document_id], old, [], None).get(document_id, [])
 
     def _retire(
         self,
-        document_id: str,
-        old: dict[str, Any] | None,
+        ids: list[str],
+        old: dict[str, int],
         added: list[tuple[Sparse, int]],
-        keep: int | None,
-    ) -> list[int]:
-        """Count the new version's terms instead of the old's, then drop every other version."""
-        where = f"document_id == {_quote(document_id)}"
+        keep: dict[str, int] | None,
+    ) -> dict[str, list[int]]:
+        """Count the new versions' terms instead of the old ones', then drop other versions."""
         removed: list[tuple[Sparse, int]] = []
-        rids: list[int] = []
-        if old is not None:
-            fields = ["rid", "lexical", "length"]
-            live = f"{where} and version == {int(old['version'])}"
-            for row in iterate(self._client, self.passages_name, live, fields):
-                rids.append(int(row["rid"]))
+        rids: dict[str, list[int]] = {}
+        for document_id, version in old.items():
+            live = f"document_id == {_quote(document_id)} and version == {version}"
+            for row in iterate(
+                self._client, self.passages_name, live, ["rid", "lexical", "length"]
+            ):
+                rids.setdefault(document_id, []).append(int(row["rid"]))
                 length = int(row["length"])  # 0: the row holds the placeholder, no terms
                 removed.append((dict(row["lexical"]) if length else {}, length))
         self._count_terms(added, removed)
-        stale = where if keep is None else f"{where} and version != {keep}"
-        for name in (self.texts_name, self.clauses_name, self.passages_name):
-            self._client.delete(name, filter=stale)
-        return sorted(rids)
+        for start in range(0, len(ids), BATCH):
+            chunk = ids[start : start + BATCH]
+            stale = f"document_id in [{', '.join(map(_quote, chunk))}]"
+            if keep is not None:  # versions are random 62-bit: no other document has these
+                stale += f" and version not in {id_list(keep[i] for i in chunk)}"
+            for name in (self.texts_name, self.clauses_name, self.passages_name):
+                self._client.delete(name, filter=stale)
+        return {document_id: sorted(found) for document_id, found in rids.items()}
+
+    def _heads(self, ids: Sequence[str]) -> dict[str, int]:
+        """The live version of each of these documents that is stored."""
+        return self.live_versions(ids)
 
     def _head(self, document_id: str) -> dict[str, Any] | None:
         rows = self._client.query(
@@ -269,16 +293,43 @@ class MilvusCatalog:
         rids: set[int] = set()
         while len(rids) < n:
             fresh = {secrets.randbits(RID_BITS) for _ in range(n - len(rids))} - rids
-            taken = self._client.query(
-                self.passages_name, filter=f"rid in {id_list(fresh)}", output_fields=["rid"]
-            )
-            rids |= fresh - {int(r["rid"]) for r in taken}
+            for chunk in _chunks(sorted(fresh)):
+                taken = self._client.query(
+                    self.passages_name, filter=f"rid in {id_list(chunk)}", output_fields=["rid"]
+                )
+                fresh -= {int(r["rid"]) for r in taken}
+            rids |= fresh
         return sorted(rids)
 
-    def _write_text(self, document: Document, version: int) -> int:
+    def _mean_length(self, items: Sequence[tuple[Document, Sequence[NewPassage]]]) -> float:
+        """The corpus's mean passage length in terms (this batch's, for the first batch)."""
+        stats = self.term_stats([])
+        if stats.passages:
+            return stats.total_length / stats.passages
+        lengths = [len(tokens(with_title(n.passage))) for _, new in items for n in new]
+        return sum(lengths) / max(1, len(lengths))
+
+    @staticmethod
+    def _head_row(document: Document, version: int, passages: int, parts: int) -> dict[str, Any]:
+        metadata = json.dumps(document.metadata, ensure_ascii=False)
+        if len(metadata.encode()) > MAX_STRING or len(document.title.encode()) > MAX_STRING:
+            raise InvalidInputError("document metadata and title must each fit in 64 KiB")
+        return {
+            "document_id": document.id,
+            "version": version,
+            "title": document.title,
+            "metadata": metadata,
+            "passages": passages,
+            "chars": len(document.text),
+            "parts": parts,
+            "vector": NO_VECTOR,
+        }
+
+    @staticmethod
+    def _text_rows(document: Document, version: int) -> list[dict[str, Any]]:
         text = document.text
         parts = [text[i : i + PART_CHARS] for i in range(0, len(text), PART_CHARS)] or [""]
-        rows = [
+        return [
             {
                 "key": f"{document.id}\x1f{version}\x1f{n}",
                 "document_id": document.id,
@@ -289,20 +340,17 @@ class MilvusCatalog:
             }
             for n, part in enumerate(parts)
         ]
-        self._insert(self.texts_name, rows)
-        return len(parts)
 
-    def _write_passages(
-        self, document: Document, passages: Sequence[NewPassage], rids: list[int], version: int
-    ) -> list[tuple[Sparse, int]]:
-        """Insert the clause and passage rows of a version; each passage's (terms, length)."""
+    @staticmethod
+    def _passage_rows(
+        document: Document,
+        passages: Sequence[NewPassage],
+        rids: list[int],
+        version: int,
+        mean: float,
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[tuple[Sparse, int]]]:
+        """The passage and clause rows of a version, and each passage's (terms, length)."""
         terms = [tokens(with_title(item.passage)) for item in passages]
-        stats = self.term_stats([])
-        mean = (
-            stats.total_length / stats.passages
-            if stats.passages
-            else sum(map(len, terms)) / max(1, len(terms))
-        )
         lexical = [(passage_weights(t, mean), len(t)) for t in terms]
         rows, clauses = [], []
         tag = {"document_id": document.id, "version": version}
@@ -344,9 +392,7 @@ class MilvusCatalog:
                 }
                 for j, unit in enumerate(units)
             ]
-        self._insert(self.clauses_name, clauses)
-        self._insert(self.passages_name, rows)
-        return lexical
+        return rows, clauses, lexical
 
     def _insert(self, name: str, rows: list[dict[str, Any]]) -> None:
         for start in range(0, len(rows), BATCH):

@@ -50,13 +50,14 @@ def main() -> None:
     pipeline = Pipeline(options, embedder=HashedEmbedder(64))
     pipeline.add_documents([version(0)])
     if mode == "before-flip":
-        written = MilvusCatalog._write_passages
+        insert = MilvusCatalog._insert
 
-        def then_pause(self: MilvusCatalog, *args: Any) -> Any:
-            written(self, *args)
-            pause("paused")
+        def then_pause(self: MilvusCatalog, name: str, rows: list[dict[str, Any]]) -> None:
+            insert(self, name, rows)
+            if name == self.passages_name:  # every row of the new version is written
+                pause("paused")
 
-        MilvusCatalog._write_passages = then_pause  # type: ignore[method-assign, assignment]
+        MilvusCatalog._insert = then_pause  # type: ignore[method-assign, assignment]
     elif mode == "after-flip":
         MilvusCatalog._retire = lambda self, *args, **kw: pause("paused")  # type: ignore[method-assign, assignment]
     print("ready", flush=True)
