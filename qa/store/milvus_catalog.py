@@ -510,9 +510,14 @@ class MilvusCatalog:
     def clause_vectors(self, rids: Sequence[int]) -> dict[int, np.ndarray]:
         """Each of these passages' clause vectors, in clause order."""
         units: dict[int, list[tuple[int, list[float]]]] = defaultdict(list)
-        where = f"rid in {id_list(rids)}"
-        for row in iterate(self._client, self.clauses_name, where, ["id", "rid", "vector"]):
-            units[int(row["rid"])].append((int(row["id"]), row["vector"]))
+        for chunk in _chunks(rids):  # a plain query: at most BATCH passages' clauses
+            for row in self._client.query(
+                self.clauses_name,
+                filter=f"rid in {id_list(chunk)}",
+                output_fields=["id", "rid", "vector"],
+                limit=MAX_RESULTS,
+            ):
+                units[int(row["rid"])].append((int(row["id"]), row["vector"]))
         return {rid: self._matrix(units.get(rid, [])) for rid in rids}
 
     def _matrix(self, units: list[tuple[int, list[float]]]) -> np.ndarray:

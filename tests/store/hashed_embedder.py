@@ -37,7 +37,8 @@ class HashedEmbedder:
     def count_tokens(self, text: str) -> int:
         return len(text.split()) + 2
 
-    def _token(self, token: str) -> np.ndarray:
+    def token_vector(self, token: str) -> np.ndarray:
+        """The fixed random vector of one normalised token (not normalised itself)."""
         vector = self._vectors.get(token)
         if vector is None:
             seed = int.from_bytes(hashlib.blake2b(token.encode(), digest_size=8).digest(), "big")
@@ -49,9 +50,9 @@ class HashedEmbedder:
         out = np.zeros((len(texts), self._dim), np.float32)
         for row, text in enumerate(texts):
             for token in tokens(text):
-                out[row] += self._token(token)
+                out[row] += self.token_vector(token)
             norm = float(np.linalg.norm(out[row]))
-            out[row] = out[row] / norm if norm > 0 else self._token("\x00empty")
+            out[row] = out[row] / norm if norm > 0 else self.token_vector("\x00empty")
         unit: np.ndarray = out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
         return unit
 
