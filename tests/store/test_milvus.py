@@ -284,3 +284,37 @@ def test_a_replica_killed_at_random_moments_never_leaves_half_a_document(
         replica = _replica(milvus_server, prefix)
         _assert_whole(replica)
         replica.close()
+
+
+# --------------------------------------------------------------------- same answers as embedded
+def test_milvus_ranks_and_answers_as_the_embedded_store(
+    tmp_path: Path, embedder: Any
+) -> None:  # the real model: this judges retrieval, not plumbing
+    pytest.importorskip("milvus_lite", reason="milvus-lite is part of the test extra")
+    from qa.evaluate import load_eval_file
+    from qa.pipeline import documents_from_paths
+    from tests.store.test_backends import KIWI, VOLCANO
+
+    documents = [*documents_from_paths([ROOT / "seeds"]), KIWI, VOLCANO]
+    questions = [
+        q.question
+        for q in load_eval_file(ROOT / "eval" / "seed_questions.jsonl", documents[:1]).questions
+    ]
+    stores = {}
+    for store in ("faiss", "milvus"):
+        options = PipelineOptions(
+            index_dir=tmp_path / store,
+            vector_store=store,
+            milvus_uri=str(tmp_path / "milvus.db"),
+            milvus_collection="same",
+        )
+        stores[store] = Pipeline(options, embedder=embedder)
+        stores[store].add_documents(documents)
+    for question in [*questions, "Which bird cannot fly?", "Where is Mount Etna?"]:
+        embedded, milvus = (stores[s].ask(question, top_k=5) for s in ("faiss", "milvus"))
+        assert [h.passage.id for h in milvus.hits] == [h.passage.id for h in embedded.hits]
+        for a, b in zip(milvus.hits, embedded.hits, strict=True):
+            assert a.score == pytest.approx(b.score, abs=0.02), question
+        assert (milvus.answer and milvus.answer.text) == (embedded.answer and embedded.answer.text)
+    for pipeline in stores.values():
+        pipeline.close()
