@@ -27,7 +27,7 @@ from qa.retrieve.fusion import Floats, fuse, lexical_weight
 from qa.retrieve.hybrid import CANDIDATES, WEIGHTS, Candidate, Retrieval
 from qa.retrieve.lexical import idf_table
 from qa.store.milvus import SPEC, id_list
-from qa.store.milvus_catalog import SearchHit, filter_expression
+from qa.store.milvus_catalog import SearchHit, TermStats, filter_expression
 from qa.store.milvus_lexical import Sparse, query_weights
 from qa.store.vectors import Matrix
 from qa.text.normalize import tokens
@@ -35,7 +35,8 @@ from qa.text.normalize import tokens
 if TYPE_CHECKING:
     from qa.store.milvus_catalog import MilvusCatalog
 
-COUNT_SECONDS = 1.0  # how stale the passage count (readiness) may be across replicas
+STATS_SECONDS = 1.0  # how stale term and passage counts (idf, readiness) may be across replicas
+STATS_KEPT = 256
 
 
 class MilvusSearch:
@@ -48,21 +49,30 @@ class MilvusSearch:
         # the candidate searches are independent round trips: sent together
         self._pool = ThreadPoolExecutor(3, thread_name_prefix="milvus-search")
         self._lock = threading.Lock()
-        self._count = (0, float("-inf"))  # (passages, when read)
+        self._stats: dict[frozenset[str], tuple[float, TermStats]] = {}  # (when read, counts)
 
     def __len__(self) -> int:
-        """Passages searchable (read at most once a second)."""
-        with self._lock:
-            count, read = self._count
-            if time.monotonic() - read >= COUNT_SECONDS:
-                count = self.catalog.term_stats([]).passages
-                self._count = (count, time.monotonic())
-            return count
+        """Passages searchable."""
+        return self._term_stats(()).passages
 
     def forget_count(self) -> None:
-        """Read the passage count again on next use (after a write here)."""
+        """Read term and passage counts again on next use (after a write here)."""
         with self._lock:
-            self._count = (0, float("-inf"))
+            self._stats.clear()
+
+    def _term_stats(self, terms: Iterable[str]) -> TermStats:
+        """Term counts, kept a second: the search and the answer's idf ask for the same terms."""
+        key = frozenset(terms)
+        with self._lock:
+            read, stats = self._stats.get(key, (float("-inf"), None))
+        if stats is not None and time.monotonic() - read < STATS_SECONDS:
+            return stats
+        stats = self.catalog.term_stats(key)
+        with self._lock:
+            if len(self._stats) >= STATS_KEPT:
+                self._stats.clear()
+            self._stats[key] = (time.monotonic(), stats)
+        return stats
 
     def close(self) -> None:
         """Stop the search threads."""
@@ -70,7 +80,7 @@ class MilvusSearch:
 
     def idf(self, terms: Iterable[str]) -> dict[str, float]:
         """Inverse document frequency of the given terms, from Milvus's term counts."""
-        stats = self.catalog.term_stats(terms)
+        stats = self._term_stats(terms)
         return idf_table(stats.document_frequency, stats.passages)
 
     def search(
@@ -78,7 +88,7 @@ class MilvusSearch:
     ) -> Retrieval:
         """The top_k passages for a question, with the signals behind each score."""
         query_tokens = tokens(query)
-        stats = self.catalog.term_stats(query_tokens)
+        stats = self._term_stats(query_tokens)
         if not stats.passages:
             return Retrieval([], query_tokens, 0.0)
         weight = lexical_weight(query_tokens, stats.document_frequency)
