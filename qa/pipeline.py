@@ -19,8 +19,8 @@ from qa.choices import EmbedPrecision, IndexingEngine, QueryEngine, VectorStore
 from qa.domain import AskResult, Document, DocumentInfo, Hit, Passage, Query
 from qa.embed.base import Embedder
 from qa.errors import IndexNotReadyError, InvalidInputError, NotFoundError
-from qa.retrieve.hybrid import HybridIndex, Retrieval
-from qa.retrieve.view import LiveView
+from qa.retrieve.hybrid import Retrieval
+from qa.retrieve.view import LiveView, SearchView
 from qa.store.base import NewPassage, Store
 from qa.store.manifest import Manifest
 from qa.text.chunk import ChunkingConfig, chunk_document, with_title
@@ -123,7 +123,7 @@ class Pipeline:
         self._record_index_kind()
 
     @property
-    def _index(self) -> HybridIndex:
+    def _index(self) -> SearchView:
         return self._live.view
 
     def _record_index_kind(self) -> None:

@@ -7,7 +7,7 @@ which; the choice is made once, in qa/backends.py.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -55,10 +55,6 @@ class Store(Protocol):
 
     def delete(self, document_id: str) -> list[int] | None:
         """Delete a document; the rids of its passages, or None when it was not there."""
-        ...
-
-    def passages(self, rids: Sequence[int] | None = None) -> Iterator[StoredPassage]:
-        """Stored passages with their vectors: these rows, or every one."""
         ...
 
     def passages_of(self, document_id: str) -> list[StoredPassage]:
