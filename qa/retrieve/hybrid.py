@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
@@ -16,25 +16,12 @@ from qa.retrieve.passages import PassageTable
 from qa.store.base import CLAUSE_SLOTS, StoredPassage
 from qa.store.mapped import MappedIndex
 from qa.store.snapshot import Snapshot, SnapshotData
-from qa.store.vectors import FaissIndex, Ids, IndexSpec, Matrix, VectorIndex, choose_spec
+from qa.store.vectors import FaissIndex, Ids, IndexSpec, Matrix, choose_spec
 from qa.text.chunk import with_title
 from qa.text.normalize import tokens
 
 CANDIDATES = 50
 WEIGHTS = {"dense": 1.0, "clause": 0.5, "lexical": 0.7}
-
-
-class ViewIndex(VectorIndex, Protocol):
-    """A vector index the view can also read vectors back from, and name the kind of."""
-
-    spec: IndexSpec
-
-    def reconstruct(self, ids: Ids) -> Matrix:
-        """The stored vectors of these ids."""
-        ...
-
-
-IndexFactory = Callable[[int, IndexSpec], ViewIndex]
 
 
 @dataclass(frozen=True)
@@ -61,21 +48,19 @@ class HybridIndex:
     """Searchable in-memory view at one catalogue generation.
 
     Changes (`apply`) and searches are serialised by one lock, so a search sees every passage
-    of a document or none of them. Vectors live only in the vector indexes (read back by id
-    for scoring): FAISS by default, or others (Milvus) built by the given factories.
+    of a document or none of them. Vectors live only in the FAISS indexes (read back by id
+    for scoring). The Milvus store searches in Milvus instead (qa/retrieve/milvus_search.py).
     """
 
     def __init__(
         self,
         dim: int,
         passage_spec: IndexSpec | None = None,
-        make_index: IndexFactory = FaissIndex,
-        make_clause_index: IndexFactory | None = None,
     ) -> None:
         self.dim = dim
         self._passages = PassageTable()  # with the clause-vector count of each
-        self._dense: ViewIndex = make_index(dim, passage_spec or IndexSpec())
-        self._clauses: ViewIndex = (make_clause_index or make_index)(dim, IndexSpec(fp16=True))
+        self._dense = FaissIndex(dim, passage_spec or IndexSpec())
+        self._clauses = FaissIndex(dim, IndexSpec(fp16=True))
         self._lexical = LexicalIndex()
         self._lock = threading.Lock()  # searches, and the moment a change is made
         self._write_lock = threading.Lock()  # changes and snapshots, one at a time
@@ -154,9 +139,7 @@ class HybridIndex:
     def _grow(self) -> None:
         """Switch a vector index to IVF once it outgrows exact search (a one-off rebuild)."""
         for name in ("_dense", "_clauses"):
-            index = getattr(self, name)
-            if not isinstance(index, FaissIndex):  # other backends choose their own kind
-                continue
+            index: FaissIndex = getattr(self, name)
             spec = choose_spec(len(index), fp16=index.spec.fp16)
             if index.spec.kind == "flat" and spec.kind != "flat":
                 ids, vectors = index.all_vectors()
@@ -174,8 +157,6 @@ class HybridIndex:
         """
         with self._write_lock:
             dense, clauses = self._dense, self._clauses
-            if not isinstance(dense, FaissIndex) or not isinstance(clauses, FaissIndex):
-                raise TypeError("only a FAISS-backed view can be snapshotted")
             passages, postings = self._passages.compacted(), self._lexical.merged()
             dense_bytes, clause_bytes = dense.serialize(), clauses.serialize()
             with self._lock:
