@@ -284,6 +284,13 @@ class MilvusCatalog:
         rids = self._rids_of(document_id)
         return list(self.passages(rids)) if rids else []
 
+    def passage(self, passage_id: str) -> Passage | None:
+        """One stored passage by its id (None when no such passage is stored)."""
+        where = f"passage_id == {_quote(passage_id)}"
+        rids = [int(r["rid"]) for r in iterate(self._client, self.passages_name, where, ["rid"])]
+        found = list(self.passages(rids[:1]))
+        return found[0].passage if found else None
+
     def _stored(self, row: dict[str, Any], units: list[tuple[int, list[float]]]) -> StoredPassage:
         body = json.loads(row["body"])
         passage = Passage(

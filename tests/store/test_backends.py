@@ -134,6 +134,19 @@ def test_a_documents_stored_passages_come_back_with_their_vectors(pipeline: Pipe
 
 
 @parametrised
+def test_a_passage_is_fetched_by_the_id_search_returns(pipeline: Pipeline) -> None:
+    pipeline.add_documents([KIWI, VOLCANO])
+    [hit] = pipeline.search("When did Etna's eruptions start being recorded?", top_k=1)
+    fetched = pipeline.get_passage(hit.passage.id)
+    assert fetched == hit.passage and fetched.text == VOLCANO.text.split("\n\n")[1]
+    with pytest.raises(NotFoundError, match="no passage"):
+        pipeline.get_passage("p_000000000000_0000")
+    pipeline.delete_document("volcano")
+    with pytest.raises(NotFoundError):
+        pipeline.get_passage(hit.passage.id)
+
+
+@parametrised
 def test_deleted_passages_never_come_back(pipeline: Pipeline, make_options, embedder) -> None:  # type: ignore[no-untyped-def]
     pipeline.add_documents([KIWI, VOLCANO])
     pipeline.delete_document("kiwi")
