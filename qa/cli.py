@@ -205,6 +205,14 @@ def serve(
     )
 
 
+@app.command(name="mcp")
+def mcp_command(index_dir: IndexDir = None, embedder: Embedder = None) -> None:
+    """Serve the index to an assistant over MCP on stdin/stdout (tools: search, fetch, ask)."""
+    from qa.mcp_server import run_stdio  # ConfigError with an install hint without the extra
+
+    run_stdio(_pipeline(index_dir, embedder))
+
+
 @app.command(name="list")
 def list_documents(index_dir: IndexDir = None, json_out: JsonOut = False) -> None:
     """List the indexed documents."""

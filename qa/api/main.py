@@ -10,6 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from qa import __version__
 from qa.api.errors import install_error_handlers
+from qa.api.mcp import install_mcp
 from qa.api.operations import install_operations
 from qa.api.routes import ops, router
 from qa.api.web import web_router
@@ -26,7 +27,8 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if app.state.pipeline is None:
             app.state.pipeline = await run_in_threadpool(pipeline_from_settings, settings)
-        yield
+        async with mcp_running():
+            yield
         if app.state.pipeline is not None and pipeline is None:
             app.state.pipeline.close()
 
@@ -43,4 +45,5 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
     app.include_router(router)
     app.include_router(ops)
     app.include_router(web_router)
+    mcp_running = install_mcp(app, settings)
     return app
