@@ -37,7 +37,7 @@ def install_operations(app: FastAPI, settings: Settings) -> None:
     configure_logging(settings.log_format, settings.log_level)
     keys = settings.api_keys.get_secret_value() if settings.api_keys else ""
     app.state.api_keys = ApiKeys.parse(keys) if keys.strip() else None
-    app.state.metrics = Metrics()
+    app.state.metrics = Metrics(settings.metrics_dir)
     app.router.dependencies.extend([Depends(require_access), Depends(bind_metrics)])
     _declare_keys_in_openapi(app, app.state.api_keys is not None, settings.protect_reads)
     app.include_router(chat.router)
