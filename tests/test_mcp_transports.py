@@ -100,9 +100,9 @@ def test_stdio_transport(index_copy: Path) -> None:
 
 @pytest.fixture
 def keyed_server(index_copy: Path) -> Iterator[LiveServer]:
-    """`qa serve` with keys and closed reads: /mcp needs a key like /v1/ask does."""
+    """`qa serve --workers 2` with keys and closed reads: /mcp needs a key like /v1/ask."""
     env = {"QA_API_KEYS": f"{WRITE_KEY},{READ_KEY}:read", "QA_PROTECT_READS": "true"}
-    server = LiveServer(index_copy, env=env)
+    server = LiveServer(index_copy, workers=2, env=env)  # stateless: any worker answers
     try:
         server.wait_alive(timeout=180, route="/healthz")
         yield server
