@@ -45,8 +45,10 @@ def clause_data(asked: list[Asked], passages: int) -> list[tuple[np.ndarray, np.
         labels = []
         for ci, j in table.slots:
             p = a.retrieval.candidates[ci].passage
-            unit = p.sentences[j]
-            labels.append(1.0 if answer_correct(a.question, p.text[unit.start : unit.end]) else 0.0)
+            clause = p.clauses[j]
+            labels.append(
+                1.0 if answer_correct(a.question, p.text[clause.start : clause.end]) else 0.0
+            )
         out.append((table.features, np.array(labels)))
     return out
 

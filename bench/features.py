@@ -12,11 +12,12 @@ from pathlib import Path
 
 import numpy as np
 
+from qa.backends import open_pipeline
 from qa.background import background_vectors
 from qa.evaluate import EvalQuestion, is_gold, load_eval_file
 from qa.pipeline import Pipeline, PipelineOptions, documents_from_paths
 from qa.retrieve.hybrid import HybridIndex, Retrieval
-from qa.store.catalog import StoredPassage
+from qa.store.base import StoredPassage
 
 SEEDS = Path("seeds")
 ARCD = Path("eval/arcd-train.json")
@@ -39,7 +40,7 @@ class Asked:
 
 def open_index(index_dir: Path) -> tuple[Pipeline, list[EvalQuestion], dict[str, str]]:
     """The seed + ARCD index (built when missing), every question, and question → document."""
-    pipeline = Pipeline(PipelineOptions(index_dir=index_dir))
+    pipeline = open_pipeline(PipelineOptions(index_dir=index_dir))
     seeds = documents_from_paths([SEEDS])
     arcd = load_eval_file(ARCD)
     known = {d.id for d in pipeline.list_documents()}
@@ -77,9 +78,7 @@ def ask_all(
     depth: int = 10,
 ) -> list[Asked]:
     """Ask every question against the passages of the kept documents (all when None)."""
-    stored = [
-        s for s in pipeline.catalog.passages() if keep is None or s.passage.document_id in keep
-    ]
+    stored = [s for s in pipeline.store.passages() if keep is None or s.passage.document_id in keep]
     index = sub_index(stored, pipeline.embedder.dim)
     background = background_vectors(pipeline.embedder)
     vectors = pipeline.embedder.embed_queries([q.question for q in questions])

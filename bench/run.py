@@ -22,7 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.corpus import load_corpus
 from bench.service import indexing, serve_and_ask
-from qa.embed.base import BUNDLED, make_embedder
+from qa.embed.base import BUNDLED
+from qa.embed.factory import make_embedder
 
 TARGETS = {
     "p50 1 client ≤ 50 ms": lambda r: r["service"]["one_client"]["p50_ms"] <= 50,

@@ -19,8 +19,9 @@ from typing import Any
 import httpx
 
 from bench.corpus import Corpus, passage_texts
+from qa.backends import open_pipeline
 from qa.embed.base import Embedder
-from qa.pipeline import Pipeline, PipelineOptions
+from qa.pipeline import PipelineOptions
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -37,11 +38,11 @@ def indexing(corpus: Corpus, embedder: Embedder, index_dir: Path) -> dict[str, A
     started = time.perf_counter()
     embedder.embed_passages(texts)
     bare = time.perf_counter() - started
-    pipeline = Pipeline(PipelineOptions(index_dir=index_dir), embedder=embedder)
+    pipeline = open_pipeline(PipelineOptions(index_dir=index_dir), embedder=embedder)
     started = time.perf_counter()
     pipeline.add_documents(corpus.documents)
     ours = time.perf_counter() - started
-    _, stored = pipeline.catalog.count()
+    _, stored = pipeline.store.count()
     pipeline.close()
     assert stored == len(texts), (stored, len(texts))
     return {

@@ -34,9 +34,10 @@ sys.path.insert(0, str(ROOT))
 import httpx  # noqa: E402
 import numpy as np  # noqa: E402
 
-from qa.domain import Document, Passage, Sentence  # noqa: E402
+from qa.domain import Clause, Document, Passage  # noqa: E402
 from qa.retrieve.live import LiveIndex  # noqa: E402
-from qa.store.catalog import Catalog, NewPassage, StoredPassage  # noqa: E402
+from qa.store.base import NewPassage, StoredPassage  # noqa: E402
+from qa.store.catalog import Catalog  # noqa: E402
 
 DIM = 384
 CATALOG = "catalog.sqlite3"
@@ -52,7 +53,7 @@ def fill(catalog: Catalog, passages: int, per_doc: int = 10) -> None:
         for j in range(per_doc):
             vecs = rng.standard_normal((5, DIM)).astype(np.float32)
             vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
-            units = tuple(Sentence(i * 100, i * 100 + 90) for i in range(4))
+            units = tuple(Clause(i * 100, i * 100 + 90) for i in range(4))
             p = Passage(f"p{d}_{j}", doc.id, text, "", 0, len(text), {}, units)
             new.append(NewPassage(p, vecs[0], vecs[1:]))
         catalog.upsert(doc, new)
@@ -85,7 +86,7 @@ def view_timings(folder: Path, catalog: Catalog, loads: int) -> None:
         )
     text = "word1 word2 word3"
     vectors = np.stack([_unit(rng) for _ in range(5)])
-    passage = Passage("bench-new", "bench", text, "", 0, len(text), {}, (Sentence(0, 5),) * 4)
+    passage = Passage("bench-new", "bench", text, "", 0, len(text), {}, (Clause(0, 5),) * 4)
     rid = max(live.view.rids()) + 1
     for label, item in (("first", rid), ("second", rid + 1)):
         stored = StoredPassage(item, passage, vectors[0], vectors[1:])

@@ -260,7 +260,7 @@ def main() -> None:
     dtype = np.float16 if args.fp16 else np.float32  # clause vectors: half the memory
     vectors = Mixture(passages, 16, 1).sample(args.n, rng, dtype)
     queries = Mixture(questions, 16, 2).sample(args.queries, rng)
-    ids = np.arange(args.n, dtype=np.int64) * 4096  # rid * UNIT_SLOTS, as the service uses
+    ids = np.arange(args.n, dtype=np.int64) * 4096  # rid * CLAUSE_SLOTS, as the service uses
     threads = faiss.omp_get_max_threads()
     policy = os.environ.get("OMP_WAIT_POLICY", "default")
     print(

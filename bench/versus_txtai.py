@@ -15,8 +15,9 @@ from typing import Any
 
 from bench.corpus import Corpus, passages
 from bench.service import percentile
+from qa.backends import open_pipeline
 from qa.config import Settings
-from qa.embed.base import bundled_minilm_path, make_embedder
+from qa.embed.factory import bundled_minilm_path, make_embedder
 from qa.evaluate import is_gold
 from qa.pipeline import Pipeline, PipelineOptions
 from qa.text.chunk import with_title
@@ -78,7 +79,7 @@ def compare(corpus: Corpus, index_dir: Path, rounds: int = 3) -> dict[str, Any]:
         txtai_runs.append(time.perf_counter() - started)
 
         options = PipelineOptions(index_dir=index_dir / f"round-{round_}", embedder=MINILM)
-        pipeline = Pipeline(options, embedder=embedder)
+        pipeline = open_pipeline(options, embedder=embedder)
         started = time.perf_counter()
         pipeline.add_documents(corpus.documents)
         qa_runs.append(time.perf_counter() - started)

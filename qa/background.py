@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from qa.embed.base import Embedder, Vectors
+from qa.store.layout import BACKGROUND_PREFIX
 
 _CACHE: dict[str, Vectors] = {}
 
@@ -30,7 +31,7 @@ def background_vectors(embedder: Embedder, cache: Path | None = None) -> Vectors
     key = hashlib.sha1("\n".join([embedder.model_id, *texts]).encode()).hexdigest()[:16]
     if key in _CACHE:
         return _CACHE[key]
-    path = cache / f"background-{key}.npy" if cache else None
+    path = cache / f"{BACKGROUND_PREFIX}{key}.npy" if cache else None
     vectors: Vectors | None = None
     if path is not None and path.exists():
         try:

@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from qa.config import Settings
+from qa.config import Settings, load_settings
 from qa.errors import InvalidInputError, QAError
 from qa.exit_codes import exit_code
 
@@ -53,7 +53,7 @@ def _settings(index_dir: Path | None = None, embedder: str | None = None) -> Set
         overrides["index_dir"] = index_dir
     if embedder is not None:
         overrides["embedder"] = embedder
-    return Settings(**overrides)
+    return load_settings(**overrides)
 
 
 def _pipeline(index_dir: Path | None, embedder: str | None = None) -> Any:
@@ -80,10 +80,11 @@ def index(
     from tqdm import tqdm
 
     from qa.pipeline import documents_from_paths
+    from qa.store.layout import remove_index
 
     settings = _settings(index_dir, embedder)
     if rebuild:
-        _remove_index(settings.index_dir)
+        remove_index(settings.index_dir)
     documents = documents_from_paths(paths)
     if not documents:
         raise InvalidInputError("no supported files found in the given paths")
@@ -99,19 +100,6 @@ def index(
         f"Indexed {len(results)} document(s), {passages} passage(s) into {settings.index_dir} "
         f"(index now holds {stats['documents']} documents, {stats['passages']} passages)."
     )
-
-
-def _remove_index(directory: Path) -> None:
-    from qa.pipeline import CATALOG_NAME
-    from qa.store.manifest import MANIFEST_NAME
-
-    for name in (CATALOG_NAME, f"{CATALOG_NAME}-wal", f"{CATALOG_NAME}-shm", MANIFEST_NAME):
-        (directory / name).unlink(missing_ok=True)
-    import shutil
-
-    from qa.store.snapshot import FOLDER
-
-    shutil.rmtree(directory / FOLDER, ignore_errors=True)
 
 
 @app.command()
@@ -317,7 +305,7 @@ def model_export(
     """Export the bundled model as a sentence-transformers folder (fp16, about 250 MB)."""
     from qa.embed.export import export_bundled_model
 
-    target = cache_dir or Settings().model_cache_dir
+    target = cache_dir or load_settings().model_cache_dir
     folder = export_bundled_model(target, force=force)
     console.print(f"Exported to {folder}")
 
@@ -327,7 +315,7 @@ def main() -> None:
     try:
         app()
     except QAError as error:
-        err.print(f"error: {error}", markup=False, highlight=False)
+        err.print(f"error: {error}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(exit_code(error))
 
 

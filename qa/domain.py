@@ -17,8 +17,9 @@ class Document:
 
 
 @dataclass(frozen=True)
-class Sentence:
-    """A sentence or clause of a passage; offsets are code points into the passage text."""
+class Clause:
+    """An answer-sized piece of a passage (a sentence, or part of a long one); offsets are code
+    points into the passage text."""
 
     start: int
     end: int
@@ -35,7 +36,7 @@ class Passage:
     start: int
     end: int
     metadata: dict[str, Any] = field(default_factory=dict)
-    sentences: tuple[Sentence, ...] = ()
+    clauses: tuple[Clause, ...] = ()
 
 
 @dataclass(frozen=True)

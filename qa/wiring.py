@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from qa.backends import open_pipeline
 from qa.config import Settings
 from qa.pipeline import Pipeline, PipelineOptions
 
@@ -23,11 +24,11 @@ def options_from_settings(settings: Settings) -> PipelineOptions:
         reader_min_score=settings.reader_min_score,
         vector_store=settings.vector_store,
         milvus_uri=settings.milvus_uri,
-        milvus_token=settings.milvus_token,
+        milvus_token=settings.milvus_token.get_secret_value() if settings.milvus_token else None,
         milvus_collection=settings.milvus_collection,
     )
 
 
 def pipeline_from_settings(settings: Settings) -> Pipeline:
     """Open (or create) the configured index with the configured embedder."""
-    return Pipeline(options_from_settings(settings))
+    return open_pipeline(options_from_settings(settings))

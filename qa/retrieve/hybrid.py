@@ -13,14 +13,13 @@ from qa.domain import Passage
 from qa.retrieve.fusion import Floats, fuse, lexical_weight
 from qa.retrieve.lexical import LexicalIndex, idf_table
 from qa.retrieve.passages import PassageTable
-from qa.store.catalog import StoredPassage
+from qa.store.base import CLAUSE_SLOTS, StoredPassage
 from qa.store.mapped import MappedIndex
 from qa.store.snapshot import Snapshot, SnapshotData
 from qa.store.vectors import FaissIndex, Ids, IndexSpec, Matrix, VectorIndex, choose_spec
 from qa.text.chunk import with_title
 from qa.text.normalize import tokens
 
-UNIT_SLOTS = 1 << 12  # clause ids are rid * UNIT_SLOTS + clause number
 CANDIDATES = 50
 WEIGHTS = {"dense": 1.0, "clause": 0.5, "lexical": 0.7}
 
@@ -94,8 +93,8 @@ class HybridIndex:
     def counts(self) -> tuple[int, int, int, int]:
         """(passages, passage vectors, clauses expected, clause vectors) for integrity checks."""
         with self._lock:
-            units = self._passages.unit_total
-            return len(self._passages), len(self._dense), units, len(self._clauses)
+            expected = self._passages.clause_total
+            return len(self._passages), len(self._dense), expected, len(self._clauses)
 
     def rids(self) -> set[int]:
         """Row ids held."""
@@ -131,27 +130,27 @@ class HybridIndex:
             return
         rids = np.array([s.rid for s in items], dtype=np.int64)
         self._dense.add(rids, np.stack([s.vector for s in items]))
-        unit_ids: list[int] = []
-        unit_rows: list[Matrix] = []
+        clause_ids: list[int] = []
+        clause_rows: list[Matrix] = []
         for s in items:
-            self._passages.add(s.rid, s.passage, len(s.unit_vectors))
-            unit_ids.extend(s.rid * UNIT_SLOTS + j for j in range(len(s.unit_vectors)))
-            unit_rows.append(s.unit_vectors)
+            self._passages.add(s.rid, s.passage, len(s.clause_vectors))
+            clause_ids.extend(s.rid * CLAUSE_SLOTS + j for j in range(len(s.clause_vectors)))
+            clause_rows.append(s.clause_vectors)
             self._lexical.add(s.rid, tokens(with_title(s.passage)))
-        if unit_ids:
-            self._clauses.add(np.array(unit_ids, dtype=np.int64), np.concatenate(unit_rows))
+        if clause_ids:
+            self._clauses.add(np.array(clause_ids, dtype=np.int64), np.concatenate(clause_rows))
 
     def _remove(self, rids: Iterable[int]) -> None:
         gone = [rid for rid in rids if rid in self._passages]
         if not gone:
             return
-        unit_ids: list[Ids] = []
+        clause_ids: list[Ids] = []
         for rid in gone:
-            units = self._passages.remove(rid)
-            unit_ids.append(np.arange(units, dtype=np.int64) + rid * UNIT_SLOTS)
+            count = self._passages.remove(rid)
+            clause_ids.append(np.arange(count, dtype=np.int64) + rid * CLAUSE_SLOTS)
         self._lexical.remove(gone)
         self._dense.remove(np.array(gone, dtype=np.int64))
-        self._clauses.remove(np.concatenate(unit_ids))
+        self._clauses.remove(np.concatenate(clause_ids))
 
     def _grow(self) -> None:
         """Switch a vector index to IVF once it outgrows exact search (a one-off rebuild)."""
@@ -239,8 +238,8 @@ class HybridIndex:
         found: set[int] = set()
         _, dense_ids = self._dense.search(vector[None, :], n)
         found.update(int(i) for i in dense_ids[0] if i >= 0)
-        _, unit_ids = self._clauses.search(vector[None, :], n * 2)
-        found.update(int(i) // UNIT_SLOTS for i in unit_ids[0] if i >= 0)
+        _, clause_ids = self._clauses.search(vector[None, :], n * 2)
+        found.update(int(i) // CLAUSE_SLOTS for i in clause_ids[0] if i >= 0)
         found.update(sorted(bm25, key=bm25.__getitem__, reverse=True)[:n])
         return sorted(rid for rid in found if rid in self._passages)
 
@@ -249,14 +248,16 @@ class HybridIndex:
     ) -> list[Candidate]:
         ids = np.array(rids, dtype=np.int64)
         dense = (self._dense.reconstruct(ids) @ vector).astype(np.float64)
-        counts = np.array([self._passages.units(r) for r in rids], dtype=np.int64)
+        counts = np.array([self._passages.clause_count(r) for r in rids], dtype=np.int64)
         starts = np.cumsum(counts) - counts
-        unit_ids = np.repeat(ids * UNIT_SLOTS - starts, counts) + np.arange(counts.sum())
-        unit_scores = self._clauses.reconstruct(unit_ids) @ vector if len(unit_ids) else vector[:0]
+        clause_ids = np.repeat(ids * CLAUSE_SLOTS - starts, counts) + np.arange(counts.sum())
+        clause_scores = (
+            self._clauses.reconstruct(clause_ids) @ vector if len(clause_ids) else vector[:0]
+        )
         clause = np.full(len(rids), -1.0)
         held = counts > 0
         if held.any():  # best clause of each passage, in one pass over all clause scores
-            clause[held] = np.maximum.reduceat(unit_scores, starts[held])
+            clause[held] = np.maximum.reduceat(clause_scores, starts[held])
         lexical = np.array([bm25.get(r, 0.0) for r in rids], dtype=np.float64)
         signals: dict[str, Floats] = {"dense": dense, "clause": clause}
         weights = dict(WEIGHTS)
@@ -272,7 +273,7 @@ class HybridIndex:
                 dense=float(dense[j]),
                 clause=float(clause[j]),
                 lexical=float(lexical[j]),
-                clause_scores=unit_scores[starts[j] : starts[j] + counts[j]],
+                clause_scores=clause_scores[starts[j] : starts[j] + counts[j]],
             )
             for j in order
         ]

@@ -95,12 +95,12 @@ class LiveIndex:
             rids = self.catalog.rids()
             if self.catalog.generation() != view.generation:
                 continue
-            held, dense, units, clause_vectors = view.counts()
+            held, dense, expected, clause_vectors = view.counts()
             if view.rids() != rids:
                 return f"{len(rids ^ view.rids())} passage ids differ"
             if not held == dense == passages:
                 return f"{passages} passages, {dense} passage vectors"
-            if not units == clause_vectors == clauses:
+            if not expected == clause_vectors == clauses:
                 return f"{clauses} clauses, {clause_vectors} clause vectors"
             return None
         return None  # too busy to pin down: the per-query refresh keeps it current

@@ -2,7 +2,7 @@
 
 The base is a handful of numpy columns (from a snapshot, or folded from the previous base):
 row ids in ascending order, offsets, clause counts, every string field of every row in one
-UTF-8 blob, and sentence bounds as one flat array. A `Passage` is built only when one is asked
+UTF-8 blob, and clause bounds as one flat array. A `Passage` is built only when one is asked
 for (a search hit, a filter, a removal). Changes after the base cost O(changed): new passages
 wait in an overlay dict, removed base rows in a tombstone set, until `compacted()` folds both
 into a new base (done when a snapshot is taken).
@@ -17,12 +17,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from qa.domain import Passage, Sentence
+from qa.domain import Clause, Passage
 
 Array = npt.NDArray[Any]
 PREFIX = "passages."
 FIELDS = ("id", "document_id", "title", "text", "metadata")  # string fields, in blob order
 _F = len(FIELDS)
+# Snapshot column names; "units" (clause counts), "sentence_bounds" and "sentences" (clause
+# spans) keep the names of the snapshot format that existing indexes were written with.
 _COLUMNS = ("rids", "units", "start", "end", "string_bounds", "strings", "sentence_bounds",
             "sentences")  # fmt: skip
 
@@ -65,31 +67,31 @@ class PassageTable:
     def __init__(self, columns: Mapping[str, Array] | None = None) -> None:
         cols = _empty_columns() if columns is None else {k: columns[PREFIX + k] for k in _COLUMNS}
         self._rids: Array = cols["rids"]
-        self._units: Array = cols["units"]
+        self._clause_counts: Array = cols["units"]
         self._start: Array = cols["start"]
         self._end: Array = cols["end"]
         self._string_bounds: Array = cols["string_bounds"]
         self._strings: Array = cols["strings"]
-        self._sentence_bounds: Array = cols["sentence_bounds"]
-        self._sentences: Array = cols["sentences"]
+        self._clause_bounds: Array = cols["sentence_bounds"]
+        self._clause_spans: Array = cols["sentences"]
         self._check()
         self._view = self._strings.data
         self._dead: set[int] = set()  # base rows removed since
         self._fresh: dict[int, tuple[Passage, int]] = {}  # rid -> (passage, clause count)
-        self._unit_total = int(self._units.sum(dtype=np.int64))
+        self._clause_total = int(self._clause_counts.sum(dtype=np.int64))
         self._filter_fields: tuple[list[str], list[dict[str, Any]]] | None = None
 
     def _check(self) -> None:
         """Refuse columns that do not fit together (a snapshot is only trusted when whole)."""
         n = len(self._rids)
-        if not len(self._units) == len(self._start) == len(self._end) == n:
+        if not len(self._clause_counts) == len(self._start) == len(self._end) == n:
             raise ValueError("passage columns differ in length")
-        if len(self._string_bounds) != n * _F + 1 or len(self._sentence_bounds) != n + 1:
+        if len(self._string_bounds) != n * _F + 1 or len(self._clause_bounds) != n + 1:
             raise ValueError("passage bounds do not match the row count")
         if self._string_bounds[-1] != len(self._strings):
             raise ValueError("passage strings do not match their bounds")
-        if self._sentence_bounds[-1] * 2 != len(self._sentences):
-            raise ValueError("passage sentences do not match their bounds")
+        if self._clause_bounds[-1] * 2 != len(self._clause_spans):
+            raise ValueError("passage clauses do not match their bounds")
         if n > 1 and not bool(np.all(self._rids[1:] > self._rids[:-1])):
             raise ValueError("passage row ids are not in ascending order")
 
@@ -132,8 +134,8 @@ class PassageTable:
 
     def _passage(self, row: int) -> Passage:
         bounds = self._string_bounds[row * _F : row * _F + _F + 1].tolist()
-        first, last = self._sentence_bounds[row : row + 2].tolist()
-        flat = self._sentences[2 * first : 2 * last].tolist()
+        first, last = self._clause_bounds[row : row + 2].tolist()
+        flat = self._clause_spans[2 * first : 2 * last].tolist()
         metadata = self._string(bounds, 4)
         return Passage(
             id=self._string(bounds, 0),
@@ -143,20 +145,20 @@ class PassageTable:
             start=int(self._start[row]),
             end=int(self._end[row]),
             metadata=json.loads(metadata) if metadata else {},
-            sentences=tuple(Sentence(flat[i], flat[i + 1]) for i in range(0, len(flat), 2)),
+            clauses=tuple(Clause(flat[i], flat[i + 1]) for i in range(0, len(flat), 2)),
         )
 
-    def units(self, rid: int) -> int:
+    def clause_count(self, rid: int) -> int:
         """Clause vectors held for a passage."""
         fresh = self._fresh.get(rid)
         if fresh is not None:
             return fresh[1]
-        return int(self._units[self._live_row(rid)])
+        return int(self._clause_counts[self._live_row(rid)])
 
     @property
-    def unit_total(self) -> int:
+    def clause_total(self) -> int:
         """Clause vectors held for all passages."""
-        return self._unit_total
+        return self._clause_total
 
     def rids(self) -> set[int]:
         """Every row id held."""
@@ -187,26 +189,26 @@ class PassageTable:
         return found
 
     # ----------------------------------------------------------------- changes
-    def add(self, rid: int, passage: Passage, units: int) -> None:
+    def add(self, rid: int, passage: Passage, clauses: int) -> None:
         """Hold a passage (and how many clause vectors it has) under its row id."""
         if rid in self:
             raise KeyError(f"row {rid} is already held")
-        self._fresh[rid] = (passage, units)
-        self._unit_total += units
+        self._fresh[rid] = (passage, clauses)
+        self._clause_total += clauses
 
     def remove(self, rid: int) -> int:
         """Drop a passage; the number of clause vectors it had."""
         fresh = self._fresh.pop(rid, None)
         if fresh is not None:
-            units = fresh[1]
+            count = fresh[1]
         else:
             row = self._row(rid)
             if row < 0 or rid in self._dead:
                 raise KeyError(rid)
             self._dead.add(rid)
-            units = int(self._units[row])
-        self._unit_total -= units
-        return units
+            count = int(self._clause_counts[row])
+        self._clause_total -= count
+        return count
 
     # ----------------------------------------------------------------- columns
     def columns(self) -> dict[str, Array]:
@@ -215,13 +217,13 @@ class PassageTable:
             raise RuntimeError("compact the table before taking its columns")
         return {
             PREFIX + "rids": self._rids,
-            PREFIX + "units": self._units,
+            PREFIX + "units": self._clause_counts,
             PREFIX + "start": self._start,
             PREFIX + "end": self._end,
             PREFIX + "string_bounds": self._string_bounds,
             PREFIX + "strings": self._strings,
-            PREFIX + "sentence_bounds": self._sentence_bounds,
-            PREFIX + "sentences": self._sentences,
+            PREFIX + "sentence_bounds": self._clause_bounds,
+            PREFIX + "sentences": self._clause_spans,
         }
 
     def compacted(self) -> PassageTable:
@@ -236,7 +238,9 @@ class PassageTable:
 
         # per-row numbers: base rows gathered, new rows appended, then all put in rid order
         passages = [p for _, (p, _) in fresh]
-        units = np.concatenate([self._units[keep], np.array([u for _, (_, u) in fresh], np.int32)])
+        clause_counts = np.concatenate(
+            [self._clause_counts[keep], np.array([c for _, (_, c) in fresh], np.int32)]
+        )
         start = np.concatenate([self._start[keep], np.array([p.start for p in passages], np.int64)])
         end = np.concatenate([self._end[keep], np.array([p.end for p in passages], np.int64)])
 
@@ -261,22 +265,22 @@ class PassageTable:
         string_bounds = np.zeros(len(rids) * _F + 1, np.int64)
         np.cumsum(field_sizes.ravel(), out=string_bounds[1:])
 
-        # sentences: gather each row's (start, end) pairs from old and new flat arrays
+        # clauses: gather each row's (start, end) pairs from old and new flat arrays
         counts = np.concatenate(
-            [np.diff(self._sentence_bounds)[keep], np.array([len(p.sentences) for p in passages])]
+            [np.diff(self._clause_bounds)[keep], np.array([len(p.clauses) for p in passages])]
         ).astype(np.int64)
         firsts = np.concatenate(
             [
-                self._sentence_bounds[:-1][keep],
-                self._sentence_bounds[-1] + np.cumsum([0, *counts[kept:]])[:added],
+                self._clause_bounds[:-1][keep],
+                self._clause_bounds[-1] + np.cumsum([0, *counts[kept:]])[:added],
             ]
         ).astype(np.int64)
         pairs = np.concatenate(
             [
-                self._sentences.reshape(-1, 2),
-                np.array(
-                    [[s.start, s.end] for p in passages for s in p.sentences], np.int32
-                ).reshape(-1, 2),
+                self._clause_spans.reshape(-1, 2),
+                np.array([[s.start, s.end] for p in passages for s in p.clauses], np.int32).reshape(
+                    -1, 2
+                ),
             ]
         )
         counts, firsts = counts[order], firsts[order]
@@ -286,7 +290,7 @@ class PassageTable:
         return PassageTable(
             {
                 PREFIX + "rids": rids[order],
-                PREFIX + "units": units[order],
+                PREFIX + "units": clause_counts[order],
                 PREFIX + "start": start[order],
                 PREFIX + "end": end[order],
                 PREFIX + "string_bounds": string_bounds,

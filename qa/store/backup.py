@@ -13,10 +13,8 @@ import sqlite3
 from pathlib import Path
 
 from qa.errors import InvalidInputError, NotFoundError
-from qa.store.manifest import MANIFEST_NAME, read_manifest, write_manifest
-from qa.store.snapshot import FOLDER
-
-CATALOG_NAME = "catalog.sqlite3"
+from qa.store.layout import CATALOG_NAME, MANIFEST_NAME, SNAPSHOT_FOLDER
+from qa.store.manifest import read_manifest, write_manifest
 
 
 def _copy(source: Path, target: Path) -> None:
@@ -59,4 +57,4 @@ def import_index(source: Path, index_dir: Path, replace: bool = False) -> None:
     index_dir.mkdir(parents=True, exist_ok=True)
     write_manifest(index_dir, manifest)
     _copy(source / CATALOG_NAME, existing)
-    shutil.rmtree(index_dir / FOLDER, ignore_errors=True)
+    shutil.rmtree(index_dir / SNAPSHOT_FOLDER, ignore_errors=True)

@@ -21,8 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from qa.domain import Document, DocumentInfo, Passage, Sentence
-from qa.store.vectors import Matrix
+from qa.domain import Clause, Document, DocumentInfo, Passage
+from qa.store.base import NewPassage, StoredPassage
+from qa.store.manifest import Manifest, write_manifest
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -50,25 +51,6 @@ _SELECT = (
 
 
 @dataclass(frozen=True)
-class StoredPassage:
-    """A passage with its catalogue row id and vectors (one per passage, one per clause)."""
-
-    rid: int
-    passage: Passage
-    vector: Matrix
-    unit_vectors: Matrix
-
-
-@dataclass(frozen=True)
-class NewPassage:
-    """A passage to store with its embeddings."""
-
-    passage: Passage
-    vector: Matrix
-    unit_vectors: Matrix
-
-
-@dataclass(frozen=True)
 class Delta:
     """What changed after a generation: rids to drop, passages to add, the generation reached."""
 
@@ -84,6 +66,7 @@ class Catalog:
 
     def __init__(self, path: Path, dim: int) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
+        self._dir = path.parent
         self._dim = dim
         self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._lock = threading.RLock()
@@ -93,6 +76,15 @@ class Catalog:
             self._conn.execute("PRAGMA foreign_keys=ON")
             self._conn.execute("PRAGMA busy_timeout=30000")
             self._conn.executescript(_SCHEMA)
+
+    @property
+    def local_dir(self) -> Path:
+        """The index folder: the catalogue, manifest and snapshots live here."""
+        return self._dir
+
+    def record_manifest(self, manifest: Manifest) -> None:
+        """Write manifest.json beside the catalogue (atomically)."""
+        write_manifest(self._dir, manifest)
 
     def close(self) -> None:
         """Close the connection."""
@@ -163,9 +155,9 @@ class Catalog:
                 p.start,
                 p.end,
                 json.dumps(p.metadata, ensure_ascii=False),
-                json.dumps([[s.start, s.end] for s in p.sentences]),
+                json.dumps([[s.start, s.end] for s in p.clauses]),
                 np.ascontiguousarray(item.vector, dtype=np.float32).tobytes(),
-                np.ascontiguousarray(item.unit_vectors, dtype=np.float32).tobytes(),
+                np.ascontiguousarray(item.clause_vectors, dtype=np.float32).tobytes(),
             ),
         )
         return int(cursor.lastrowid or 0)
@@ -319,7 +311,7 @@ class Catalog:
         return rows
 
     def _stored(self, row: Any) -> StoredPassage:
-        units = tuple(Sentence(int(a), int(b)) for a, b in json.loads(row[8]))
+        clauses = tuple(Clause(int(a), int(b)) for a, b in json.loads(row[8]))
         passage = Passage(
             id=row[1],
             document_id=row[2],
@@ -328,11 +320,11 @@ class Catalog:
             start=int(row[5]),
             end=int(row[6]),
             metadata=json.loads(row[7]),
-            sentences=units,
+            clauses=clauses,
         )
         vector = np.frombuffer(row[9], dtype=np.float32)
-        unit_vectors = np.frombuffer(row[10], dtype=np.float32).reshape(-1, self._dim)
-        return StoredPassage(int(row[0]), passage, vector, unit_vectors)
+        clause_vectors = np.frombuffer(row[10], dtype=np.float32).reshape(-1, self._dim)
+        return StoredPassage(int(row[0]), passage, vector, clause_vectors)
 
     def documents(self, offset: int = 0, limit: int | None = None) -> list[DocumentInfo]:
         """Document summaries ordered by id."""

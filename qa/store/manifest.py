@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from qa.errors import IndexMismatchError
+from qa.store.layout import MANIFEST_NAME
 
 FORMAT_VERSION = 1
-MANIFEST_NAME = "manifest.json"
 
 
 @dataclass(frozen=True)

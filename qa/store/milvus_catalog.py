@@ -22,9 +22,9 @@ from typing import Any
 
 import numpy as np
 
-from qa.domain import Document, DocumentInfo, Passage, Sentence
+from qa.domain import Clause, Document, DocumentInfo, Passage
 from qa.errors import InvalidInputError
-from qa.store.catalog import NewPassage, StoredPassage
+from qa.store.base import CLAUSE_SLOTS, NewPassage, StoredPassage
 from qa.store.manifest import Manifest
 from qa.store.milvus import (
     BATCH,
@@ -37,7 +37,6 @@ from qa.store.milvus import (
 )
 from qa.store.vectors import IndexSpec
 
-CLAUSE_SLOTS = 1 << 12  # must equal qa.retrieve.hybrid.UNIT_SLOTS (clause key = rid * 4096 + j)
 RID_BITS = 50  # rid * CLAUSE_SLOTS stays inside int64
 PART_CHARS = 16000  # 4 bytes per character at worst: under Milvus's 65,535-byte strings
 MAX_STRING = 65535
@@ -114,6 +113,14 @@ class MilvusCatalog:
         return MilvusIndex(self._client, self.clauses_name, dim, pk="id", owned=False)
 
     # ----------------------------------------------------------------- meta
+    @property
+    def local_dir(self) -> None:
+        """Nothing is kept on this machine: replicas are stateless."""
+        return None
+
+    def record_manifest(self, manifest: Manifest) -> None:
+        """The manifest lives in Milvus, written once when the collections are created."""
+
     def close(self) -> None:
         """Close the connection."""
         self._client.close()
@@ -201,7 +208,7 @@ class MilvusCatalog:
                     "start": p.start,
                     "end": p.end,
                     "metadata": p.metadata,
-                    "units": [[s.start, s.end] for s in p.sentences],
+                    "units": [[s.start, s.end] for s in p.clauses],
                 },
                 ensure_ascii=False,
             )
@@ -217,13 +224,13 @@ class MilvusCatalog:
                     "vector": vector,
                 }
             )
-            for j, unit in enumerate(np.asarray(item.unit_vectors, np.float32)):
+            for j, vector in enumerate(np.asarray(item.clause_vectors, np.float32)):
                 clauses.append(
                     {
                         "id": rid * CLAUSE_SLOTS + j,
                         "rid": rid,
                         "document_id": document_id,
-                        "vector": unit.tolist(),
+                        "vector": vector.tolist(),
                     }
                 )
         for name, items in ((self.clauses_name, clauses), (self.passages_name, rows)):
@@ -268,16 +275,16 @@ class MilvusCatalog:
         )
         for chunk in chunks:
             where = "" if chunk is None else f"rid in {id_list(chunk)}"
-            units: dict[int, list[tuple[int, list[float]]]] = defaultdict(list)
+            clause_rows: dict[int, list[tuple[int, list[float]]]] = defaultdict(list)
             for row in iterate(self._client, self.clauses_name, where, ["id", "rid", "vector"]):
-                units[int(row["rid"])].append((int(row["id"]), row["vector"]))
+                clause_rows[int(row["rid"])].append((int(row["id"]), row["vector"]))
             fields = ["rid", "passage_id", "document_id", "body", "vector"]
             rows = sorted(
                 iterate(self._client, self.passages_name, where, fields),
                 key=lambda r: int(r["rid"]),
             )
             for row in rows:
-                yield self._stored(row, units.get(int(row["rid"]), []))
+                yield self._stored(row, clause_rows.get(int(row["rid"]), []))
 
     def passages_of(self, document_id: str) -> list[StoredPassage]:
         """A document's stored passages with their vectors (none when it is not stored)."""
@@ -291,7 +298,9 @@ class MilvusCatalog:
         found = list(self.passages(rids[:1]))
         return found[0].passage if found else None
 
-    def _stored(self, row: dict[str, Any], units: list[tuple[int, list[float]]]) -> StoredPassage:
+    def _stored(
+        self, row: dict[str, Any], clause_rows: list[tuple[int, list[float]]]
+    ) -> StoredPassage:
         body = json.loads(row["body"])
         passage = Passage(
             id=row["passage_id"],
@@ -301,12 +310,12 @@ class MilvusCatalog:
             start=int(body["start"]),
             end=int(body["end"]),
             metadata=body["metadata"],
-            sentences=tuple(Sentence(int(a), int(b)) for a, b in body["units"]),
+            clauses=tuple(Clause(int(a), int(b)) for a, b in body["units"]),
         )
-        ordered = [v for _, v in sorted(units)]
-        unit_vectors = np.asarray(ordered, np.float32).reshape(-1, self._dim)
+        ordered = [v for _, v in sorted(clause_rows)]
+        clause_vectors = np.asarray(ordered, np.float32).reshape(-1, self._dim)
         return StoredPassage(
-            int(row["rid"]), passage, np.asarray(row["vector"], np.float32), unit_vectors
+            int(row["rid"]), passage, np.asarray(row["vector"], np.float32), clause_vectors
         )
 
     def documents(self, offset: int = 0, limit: int | None = None) -> list[DocumentInfo]:

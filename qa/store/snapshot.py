@@ -28,12 +28,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from qa.store.layout import SNAPSHOT_FOLDER, SNAPSHOT_META, SNAPSHOT_PREFIX, snapshot_folder
 from qa.store.vectors import IndexSpec
 
 log = logging.getLogger("qa.store")
 
-FOLDER = "snapshots"
-META = "snapshot.json"
 FORMAT = 2  # 1 (unversioned) pickled the passages; it is ignored, then replaced
 KEEP = 2  # snapshots kept (a process may still be reading the previous one)
 DENSE, CLAUSES, COLUMNS = "dense.faiss", "clauses.faiss", "columns.bin"
@@ -118,7 +117,7 @@ def _column_chunks(columns: Mapping[str, Array]) -> tuple[list[memoryview], dict
 
 def _is_current(folder: Path) -> bool:
     try:
-        meta = json.loads((folder / META).read_text(encoding="utf-8"))
+        meta = json.loads((folder / SNAPSHOT_META).read_text(encoding="utf-8"))
         return bool(meta.get("format") == FORMAT)
     except (OSError, ValueError, AttributeError):
         return False
@@ -130,9 +129,9 @@ def write_snapshot(index_dir: Path, data: SnapshotData, catalog_id: str) -> Path
     A folder of this generation in an older format (or unreadable) is replaced, or every
     start would keep ignoring it and rebuilding from SQLite.
     """
-    root = index_dir / FOLDER
+    root = index_dir / SNAPSHOT_FOLDER
     root.mkdir(exist_ok=True)
-    final = root / f"snap-{data.generation:012d}"
+    final = snapshot_folder(index_dir, data.generation)
     if final.exists():
         if _is_current(final):
             return None
@@ -154,7 +153,7 @@ def write_snapshot(index_dir: Path, data: SnapshotData, catalog_id: str) -> Path
             "files": files,
             "columns": layout,
         }
-        with (tmp / META).open("w", encoding="utf-8") as handle:
+        with (tmp / SNAPSHOT_META).open("w", encoding="utf-8") as handle:
             json.dump(meta, handle)
             handle.flush()
             os.fsync(handle.fileno())
@@ -183,23 +182,23 @@ def _discard(root: Path, folder: Path) -> None:
 def snapshot_generations(index_dir: Path) -> list[int]:
     """Generations of the snapshot folders present (intact or not), oldest first."""
     found: list[int] = []
-    for folder in (index_dir / FOLDER).glob("snap-*"):
+    for folder in (index_dir / SNAPSHOT_FOLDER).glob(f"{SNAPSHOT_PREFIX}*"):
         try:
-            found.append(int(folder.name.removeprefix("snap-")))
+            found.append(int(folder.name.removeprefix(SNAPSHOT_PREFIX)))
         except ValueError:
             continue
     return sorted(found)
 
 
 def _prune(root: Path) -> None:
-    snaps = sorted(p for p in root.glob("snap-*") if p.is_dir())
+    snaps = sorted(p for p in root.glob(f"{SNAPSHOT_PREFIX}*") if p.is_dir())
     for old in snaps[:-KEEP]:
         shutil.rmtree(old, ignore_errors=True)
 
 
 def clean_temporaries(index_dir: Path) -> None:
     """Remove temporaries left by a crashed writer (only those of dead processes)."""
-    for tmp in (index_dir / FOLDER).glob(".tmp-*"):
+    for tmp in (index_dir / SNAPSHOT_FOLDER).glob(".tmp-*"):
         try:
             pid = int(tmp.name.split("-")[1])
             os.kill(pid, 0)
@@ -211,10 +210,10 @@ def clean_temporaries(index_dir: Path) -> None:
 
 def read_snapshot(index_dir: Path, catalog_id: str, max_generation: int) -> Snapshot | None:
     """The newest intact snapshot of this catalogue at or below `max_generation`, if any."""
-    root = index_dir / FOLDER
+    root = index_dir / SNAPSHOT_FOLDER
     if not root.is_dir():
         return None
-    for folder in sorted(root.glob("snap-*"), reverse=True):
+    for folder in sorted(root.glob(f"{SNAPSHOT_PREFIX}*"), reverse=True):
         try:
             snapshot = _read(folder, catalog_id, max_generation)
         except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -239,7 +238,7 @@ def _map(path: Path, size: int, crc: int) -> mmap.mmap | bytes:
 
 
 def _read(folder: Path, catalog_id: str, max_generation: int) -> Snapshot | None:
-    meta = json.loads((folder / META).read_text(encoding="utf-8"))
+    meta = json.loads((folder / SNAPSHOT_META).read_text(encoding="utf-8"))
     if meta.get("format") != FORMAT:
         raise ValueError(f"format {meta.get('format', 1)}, this version reads {FORMAT}")
     if meta["catalog_id"] != catalog_id:

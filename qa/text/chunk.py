@@ -6,7 +6,7 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
-from qa.domain import Document, Passage, Sentence
+from qa.domain import Clause, Document, Passage
 from qa.text.split import blocks, clauses, windows
 
 
@@ -68,7 +68,7 @@ def chunk_document(
         for span in windows(body, count_tokens, limit, config.overlap_sentences):
             start, end = block.start + span.start, block.start + span.end
             piece = text[start:end]
-            units = tuple(Sentence(c.start, c.end) for c in clauses(piece, config.clause_max_words))
+            clause_spans = clauses(piece, config.clause_max_words)
             out.append(
                 Passage(
                     id=passage_id(document.id, len(out)),
@@ -78,7 +78,7 @@ def chunk_document(
                     start=start,
                     end=end,
                     metadata=dict(document.metadata),
-                    sentences=units,
+                    clauses=tuple(Clause(c.start, c.end) for c in clause_spans),
                 )
             )
     return out

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from qa.answer.reader import TransformersReader
+from qa.backends import open_pipeline
 from qa.domain import Passage
 from qa.errors import ConfigError
 from qa.pipeline import Pipeline, PipelineOptions
@@ -76,7 +77,7 @@ def reader_pipeline(
     target = tmp_path / "seed-reader"
     shutil.copytree(seed_index_dir, target)
     options = PipelineOptions(index_dir=target, reader_model=str(tiny_reader_dir))
-    pipeline = Pipeline(options, embedder=embedder)
+    pipeline = open_pipeline(options, embedder=embedder)
     yield pipeline
     pipeline.close()
 

@@ -8,6 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from qa.api.main import create_app
+from qa.backends import open_pipeline
 from qa.config import Settings
 from qa.pipeline import Pipeline
 
@@ -157,7 +158,7 @@ def test_health_and_readiness(client: TestClient) -> None:
 def test_readiness_is_503_on_an_empty_index(tmp_path, embedder) -> None:  # type: ignore[no-untyped-def]
     from qa.pipeline import PipelineOptions
 
-    pipeline = Pipeline(PipelineOptions(index_dir=tmp_path / "empty"), embedder=embedder)
+    pipeline = open_pipeline(PipelineOptions(index_dir=tmp_path / "empty"), embedder=embedder)
     with TestClient(create_app(Settings(index_dir=tmp_path / "empty"), pipeline=pipeline)) as c:
         assert c.get("/readyz").status_code == 503
         response = c.post("/v1/ask", json={"question": "anything?"})

@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from pydantic import SecretStr
 
 from qa.api.main import create_app
 from qa.config import Settings
@@ -40,7 +39,7 @@ def _client(pipeline: Pipeline, **settings: Any) -> TestClient:
 
 @pytest.fixture
 def keyed(seed_pipeline: Pipeline) -> Iterator[TestClient]:
-    keys = SecretStr(f"{WRITE_KEY},{READ_KEY}:read")
+    keys = f"{WRITE_KEY},{READ_KEY}:read"
     with _client(seed_pipeline, api_keys=keys, protect_reads=True) as client:
         yield client
 
@@ -65,7 +64,7 @@ def test_mcp_needs_a_key_when_reads_are_closed(keyed: TestClient) -> None:
 
 
 def test_mcp_is_open_like_every_read_by_default(seed_pipeline: Pipeline) -> None:
-    keys = SecretStr(WRITE_KEY)
+    keys = WRITE_KEY
     with _client(seed_pipeline, api_keys=keys) as client:
         listed = client.post(
             "/mcp",

@@ -6,7 +6,6 @@ from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
-from pydantic import SecretStr
 
 from qa.api.main import create_app
 from qa.api.security import ApiKeys, bearer_token, is_write
@@ -21,7 +20,7 @@ NEW_DOC = {"documents": [{"id": "k", "text": "Keys protect writes."}]}
 def _client(pipeline: Pipeline, protect_reads: bool) -> TestClient:
     settings = Settings(
         index_dir=pipeline.options.index_dir,
-        api_keys=SecretStr(f"{WRITE_KEY}, {READ_KEY}:read"),
+        api_keys=f"{WRITE_KEY}, {READ_KEY}:read",
         protect_reads=protect_reads,
     )
     return TestClient(create_app(settings, pipeline=pipeline))

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from qa.embed.base import bundled_minilm_path
+from qa.embed.factory import bundled_minilm_path
 from qa.embed.onnx_query import model_digest, pool, pooling_mode
 from qa.embed.sentence_transformers import SentenceTransformerEmbedder
 from qa.errors import ConfigError

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa.embed.base import bundled_minilm_path
+from qa.embed.factory import bundled_minilm_path
 from qa.embed.precision import cpu_flags, resolve_precision
 from qa.embed.sentence_transformers import SentenceTransformerEmbedder
 from qa.errors import ConfigError

@@ -7,11 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from qa.backends import open_pipeline
 from qa.domain import Document
 from qa.embed import make_embedder
-from qa.embed.base import bundled_minilm_path
+from qa.embed.factory import bundled_minilm_path
 from qa.errors import ConfigError, IndexMismatchError
-from qa.pipeline import Pipeline, PipelineOptions
+from qa.pipeline import PipelineOptions
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +37,7 @@ def test_embeddings_are_normalised_and_meaningful(minilm) -> None:  # type: igno
 
 def test_pipeline_with_minilm_and_manifest_guard(minilm, embedder, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     index = tmp_path / "minilm-index"
-    pipeline = Pipeline(
+    pipeline = open_pipeline(
         PipelineOptions(index_dir=index, embedder="all-MiniLM-L6-v2"), embedder=minilm
     )
     pipeline.add_documents(
@@ -49,7 +50,7 @@ def test_pipeline_with_minilm_and_manifest_guard(minilm, embedder, tmp_path: Pat
     assert pipeline.manifest.embedder == "sentence-transformers/all-MiniLM-L6-v2"
     pipeline.close()
     with pytest.raises(IndexMismatchError, match="QA_EMBEDDER"):
-        Pipeline(PipelineOptions(index_dir=index), embedder=embedder)
+        open_pipeline(PipelineOptions(index_dir=index), embedder=embedder)
 
 
 def test_unknown_model_is_a_config_error() -> None:
@@ -59,12 +60,13 @@ def test_unknown_model_is_a_config_error() -> None:
 
 def test_a_pipeline_cuts_passages_to_the_model_window(minilm, tmp_path) -> None:  # type: ignore[no-untyped-def]
     """MiniLM reads 256 tokens: no passage (with its title) is longer, so none is truncated."""
+    from qa.backends import open_pipeline
     from qa.domain import Document
-    from qa.pipeline import Pipeline, PipelineOptions
+    from qa.pipeline import PipelineOptions
     from qa.text.chunk import with_title
 
     body = " ".join(f"The river number {i} floods its valley every spring." for i in range(120))
-    pipeline = Pipeline(
+    pipeline = open_pipeline(
         PipelineOptions(index_dir=tmp_path / "i", embedder="all-MiniLM-L6-v2"), embedder=minilm
     )
     pipeline.add_documents([Document(id="rivers", text=body, title="Rivers of the world")])

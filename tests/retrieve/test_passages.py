@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from qa.domain import Passage, Sentence
+from qa.domain import Clause, Passage
 from qa.retrieve.passages import PREFIX, PassageTable
 
 
@@ -18,22 +18,22 @@ def _passage(n: int, **changes: object) -> Passage:
         "start": 10 * n,
         "end": 10 * n + 16,
         "metadata": {},
-        "sentences": (Sentence(0, 8), Sentence(9, 16)),
+        "clauses": (Clause(0, 8), Clause(9, 16)),
     }
     fields.update(changes)
     return Passage(**fields)  # type: ignore[arg-type]
 
 
 ODD = {
-    3: _passage(3, title="", metadata={}, sentences=()),  # empty title, no metadata or clauses
+    3: _passage(3, title="", metadata={}, clauses=()),  # empty title, no metadata or clauses
     5: _passage(
         5,
         text="نص عربي 𝄞 with astral 😀 and combining é.",
         title="عنوان 📘",
         metadata={"lang": "ar", "tags": ["𝄞", "x"], "nested": {"n": 1.5, "none": None}},
-        sentences=(Sentence(0, 7), Sentence(8, 9), Sentence(10, 42)),
+        clauses=(Clause(0, 7), Clause(8, 9), Clause(10, 42)),
     ),
-    8: _passage(8, text="", title="", sentences=()),  # empty text
+    8: _passage(8, text="", title="", clauses=()),  # empty text
     13: _passage(13, id="p\u200f13", document_id="doc with spaces / and ü"),
     21: _passage(21, text="lone surrogate \ud800 kept", metadata={"k": "\udfff"}),
 }
@@ -42,7 +42,7 @@ ODD = {
 def _table(passages: dict[int, Passage]) -> PassageTable:
     table = PassageTable()
     for rid, passage in passages.items():
-        table.add(rid, passage, len(passage.sentences) + 1)
+        table.add(rid, passage, len(passage.clauses) + 1)
     return table
 
 
@@ -58,8 +58,8 @@ def _assert_holds(table: PassageTable, expected: dict[int, Passage]) -> None:
     for rid, passage in expected.items():
         assert rid in table
         assert table[rid] == passage
-        assert table.units(rid) == len(passage.sentences) + 1
-    assert table.unit_total == sum(len(p.sentences) + 1 for p in expected.values())
+        assert table.clause_count(rid) == len(passage.clauses) + 1
+    assert table.clause_total == sum(len(p.clauses) + 1 for p in expected.values())
 
 
 def test_round_trip_through_columns_keeps_every_field() -> None:
@@ -81,9 +81,9 @@ def test_changes_after_restore_then_compaction() -> None:
     table = _restored(_table(base))
     expected = dict(base)
     for rid in (0, 5, 18):  # removed from the base
-        assert table.remove(rid) == len(expected.pop(rid).sentences) + 1
+        assert table.remove(rid) == len(expected.pop(rid).clauses) + 1
     for rid in (1, 7, 30):  # new rows, some between existing ones
-        table.add(rid, _passage(rid, text=f"new {rid}"), len(_passage(rid).sentences) + 1)
+        table.add(rid, _passage(rid, text=f"new {rid}"), len(_passage(rid).clauses) + 1)
         expected[rid] = _passage(rid, text=f"new {rid}")
     table.remove(30)  # a new row removed again
     expected.pop(30)

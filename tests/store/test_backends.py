@@ -15,10 +15,11 @@ from typing import Any
 import numpy as np
 import pytest
 
+from qa.backends import open_pipeline
 from qa.domain import Document
 from qa.errors import IndexMismatchError, NotFoundError
 from qa.pipeline import Pipeline, PipelineOptions
-from qa.retrieve.hybrid import UNIT_SLOTS, ViewIndex
+from qa.retrieve.hybrid import ViewIndex
 from qa.store.manifest import Manifest
 from qa.store.vectors import FaissIndex
 from qa.text.chunk import ChunkingConfig, chunk_document
@@ -67,7 +68,7 @@ def make_options(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[],
 
 @pytest.fixture
 def pipeline(make_options, embedder) -> Iterator[Pipeline]:  # type: ignore[no-untyped-def]
-    p = Pipeline(make_options(), embedder=embedder)
+    p = open_pipeline(make_options(), embedder=embedder)
     yield p
     p.close()
 
@@ -105,7 +106,7 @@ def test_replace_leaves_no_old_passage(pipeline: Pipeline, make_options, embedde
     replacement = Document(id="kiwi", text="Kiwifruit is an edible berry grown in Italy and Chile.")
     [result] = pipeline.add_documents([replacement])
     assert result.replaced
-    for p in (pipeline, Pipeline(make_options(), embedder=embedder)):
+    for p in (pipeline, open_pipeline(make_options(), embedder=embedder)):
         texts = [h.passage.text for h in p.search("kiwi flightless bird eggs", top_k=10)]
         assert KIWI.text.split(".")[0] not in " ".join(texts)
         assert texts.count(replacement.text) == 1
@@ -117,20 +118,20 @@ def test_replace_leaves_no_old_passage(pipeline: Pipeline, make_options, embedde
 @parametrised
 def test_a_documents_stored_passages_come_back_with_their_vectors(pipeline: Pipeline) -> None:
     pipeline.add_documents([KIWI, VOLCANO])
-    stored = pipeline.catalog.passages_of("volcano")
+    stored = pipeline.store.passages_of("volcano")
     assert [s.passage.text for s in stored] == [
         VOLCANO.text.split("\n\n")[0],
         VOLCANO.text.split("\n\n")[1],
     ]
     for s in stored:
         assert s.vector.shape == (pipeline.embedder.dim,)
-        assert s.unit_vectors.shape == (len(s.passage.sentences), pipeline.embedder.dim)
+        assert s.clause_vectors.shape == (len(s.passage.clauses), pipeline.embedder.dim)
         assert np.allclose(
             s.vector,
             pipeline.embedder.embed_passages([s.passage.title + "\n" + s.passage.text])[0],
             atol=0.02,
         )
-    assert pipeline.catalog.passages_of("no-such-document") == []
+    assert pipeline.store.passages_of("no-such-document") == []
 
 
 @parametrised
@@ -152,7 +153,7 @@ def test_deleted_passages_never_come_back(pipeline: Pipeline, make_options, embe
     pipeline.delete_document("kiwi")
     with pytest.raises(NotFoundError):
         pipeline.delete_document("kiwi")
-    reopened = Pipeline(make_options(), embedder=embedder)
+    reopened = open_pipeline(make_options(), embedder=embedder)
     for p in (pipeline, reopened):
         for query in ("flightless bird New Zealand", "large eggs", "kiwi"):
             assert all(h.passage.document_id != "kiwi" for h in p.search(query, top_k=10))
@@ -165,7 +166,7 @@ def test_deleted_passages_never_come_back(pipeline: Pipeline, make_options, embe
 @parametrised
 def test_a_second_replica_sees_writes(pipeline: Pipeline, make_options, embedder) -> None:  # type: ignore[no-untyped-def]
     pipeline.add_documents([VOLCANO])
-    replica = Pipeline(make_options(), embedder=embedder)
+    replica = open_pipeline(make_options(), embedder=embedder)
     assert replica.search("Sicily volcano", top_k=1)[0].passage.document_id == "volcano"
     pipeline.add_documents([KIWI])
 
@@ -183,7 +184,8 @@ def test_a_second_replica_sees_writes(pipeline: Pipeline, make_options, embedder
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_long_documents_round_trip(backend: str, tmp_path: Path, request) -> None:  # type: ignore[no-untyped-def]
-    from qa.store.catalog import Catalog, NewPassage
+    from qa.store.base import NewPassage
+    from qa.store.catalog import Catalog
 
     paragraph = "نص عربي طويل عن تاريخ المدينة والأسواق القديمة فيها. " * 40
     text = "\n\n".join(f"{n}: {paragraph}" for n in range(25))  # ~70k characters, 4+ parts
@@ -199,17 +201,18 @@ def test_long_documents_round_trip(backend: str, tmp_path: Path, request) -> Non
         Document(id="long", text=paragraph), lambda t: len(t.split()), ChunkingConfig(1000)
     )
     vectors = np.eye(4, dtype=np.float32)
-    units = np.tile(vectors[1], (len(passage.sentences), 1))
-    removed, added = catalog.upsert(document, [NewPassage(passage, vectors[0], units)])
+    clause_vectors = np.tile(vectors[1], (len(passage.clauses), 1))
+    removed, added = catalog.upsert(document, [NewPassage(passage, vectors[0], clause_vectors)])
     assert removed == [] and len(added) == 1
     info, stored = catalog.document("long")
     assert stored == text
     assert (info.chars, info.metadata, info.title, info.passages) == (len(text), {"k": "v"}, "T", 1)
     [back] = catalog.passages(added)
     assert back.passage == passage
-    assert np.array_equal(back.vector, vectors[0]) and np.array_equal(back.unit_vectors, units)
+    assert np.array_equal(back.vector, vectors[0])
+    assert np.array_equal(back.clause_vectors, clause_vectors)
     shorter = Document(id="long", text="short now")
-    removed, _ = catalog.upsert(shorter, [NewPassage(passage, vectors[2], units)])
+    removed, _ = catalog.upsert(shorter, [NewPassage(passage, vectors[2], clause_vectors)])
     assert removed == added
     assert catalog.document("long")[1] == "short now"
     assert catalog.count() == (1, 1)
@@ -252,7 +255,7 @@ def test_milvus_replica_keeps_nothing_on_disk(milvus_uri: str, tmp_path: Path, e
         milvus_uri=milvus_uri,
         milvus_collection=f"disk{next(_prefixes)}",
     )
-    pipeline = Pipeline(options, embedder=embedder)
+    pipeline = open_pipeline(options, embedder=embedder)
     pipeline.add_documents([KIWI])
     assert pipeline.stats()["manifest"].vector_index["passages"]["kind"] == "milvus-flat"
     pipeline.close()
@@ -262,7 +265,7 @@ def test_milvus_replica_keeps_nothing_on_disk(milvus_uri: str, tmp_path: Path, e
 def test_milvus_refuses_an_index_built_with_another_model(milvus_uri: str) -> None:
     from qa.store.milvus_catalog import CLAUSE_SLOTS, open_milvus
 
-    assert CLAUSE_SLOTS == UNIT_SLOTS
+    assert CLAUSE_SLOTS == CLAUSE_SLOTS
     built = Manifest(embedder="model-a", dimension=4, normalizer="n1", chunking={})
     open_milvus(milvus_uri, "mismatch", built).close()
     other = Manifest(embedder="model-b", dimension=4, normalizer="n1", chunking={})
@@ -290,6 +293,6 @@ def test_settings_select_the_milvus_store(monkeypatch: pytest.MonkeyPatch, embed
     with pytest.raises(ValidationError):
         Settings()
     with pytest.raises(ConfigError, match="QA_MILVUS_URI"):
-        Pipeline(
+        open_pipeline(
             PipelineOptions(index_dir=Path("unused"), vector_store="milvus"), embedder=embedder
         )

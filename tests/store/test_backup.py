@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from qa.backends import open_pipeline
 from qa.cli import app
 from qa.domain import Document
 from qa.pipeline import Pipeline, PipelineOptions
@@ -17,7 +18,7 @@ def _ids(pipeline: Pipeline) -> list[str]:
 
 
 def test_export_while_live_then_import_elsewhere(tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
-    live = Pipeline(PipelineOptions(index_dir=tmp_path / "live"), embedder=embedder)
+    live = open_pipeline(PipelineOptions(index_dir=tmp_path / "live"), embedder=embedder)
     live.add_documents([Document(id="owl", text="The barn owl hunts at night over fields.")])
     runner = CliRunner()
     result = runner.invoke(
@@ -29,7 +30,7 @@ def test_export_while_live_then_import_elsewhere(tmp_path: Path, embedder) -> No
         app, ["import", str(tmp_path / "backup"), "--index-dir", str(tmp_path / "copy")]
     )
     assert result.exit_code == 0, result.output
-    copy = Pipeline(PipelineOptions(index_dir=tmp_path / "copy"), embedder=embedder)
+    copy = open_pipeline(PipelineOptions(index_dir=tmp_path / "copy"), embedder=embedder)
     assert _ids(copy) == ["owl"]
     assert copy.search("owl hunting", top_k=1)[0].passage.document_id == "owl"
     copy.close()

@@ -14,10 +14,11 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from qa.backends import open_pipeline
 from qa.domain import Document
 from qa.errors import NotFoundError
 from qa.pipeline import Pipeline, PipelineOptions
-from qa.store.snapshot import FOLDER
+from qa.store.layout import SNAPSHOT_FOLDER as FOLDER
 
 KEYS = ["alpha", "bravo", "carbon", "delta"]
 WORDS = ["lighthouse", "volcano", "orchard", "glacier", "harbour", "meadow"]
@@ -66,7 +67,7 @@ def _check(pipeline: Pipeline, model: dict[str, int], removed_texts: set[str]) -
         for word in WORDS:
             for hit in pipeline.search(f"{word} report", top_k=50):
                 assert hit.passage.text not in removed_texts - _all_passages(pipeline, expected)
-    documents, passages = pipeline.catalog.count()
+    documents, passages = pipeline.store.count()
     assert documents == len(model)
     assert len(pipeline._index) == passages
 
@@ -84,8 +85,8 @@ def _all_passages(pipeline: Pipeline, expected: dict[str, str]) -> set[str]:
 def test_any_sequence_matches_the_model(embedder, sequence) -> None:  # type: ignore[no-untyped-def]
     root = Path(tempfile.mkdtemp(prefix="qa-prop-"))
     try:
-        writer = Pipeline(PipelineOptions(index_dir=root), embedder=embedder)
-        reader = Pipeline(PipelineOptions(index_dir=root), embedder=embedder)
+        writer = open_pipeline(PipelineOptions(index_dir=root), embedder=embedder)
+        reader = open_pipeline(PipelineOptions(index_dir=root), embedder=embedder)
         model: dict[str, int] = {}
         removed: set[str] = set()
         for op, key, version in sequence:
@@ -110,11 +111,11 @@ def test_any_sequence_matches_the_model(embedder, sequence) -> None:  # type: ig
         reader.close()
         writer.close()  # leaves a snapshot behind
         assert any((root / FOLDER).glob("snap-*"))
-        from_snapshot = Pipeline(PipelineOptions(index_dir=root), embedder=embedder)
+        from_snapshot = open_pipeline(PipelineOptions(index_dir=root), embedder=embedder)
         _check(from_snapshot, model, removed)
         from_snapshot.close()
         shutil.rmtree(root / FOLDER, ignore_errors=True)
-        from_sqlite = Pipeline(PipelineOptions(index_dir=root), embedder=embedder)
+        from_sqlite = open_pipeline(PipelineOptions(index_dir=root), embedder=embedder)
         _check(from_sqlite, model, removed)
         from_sqlite.close()
     finally:

@@ -10,15 +10,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa.domain import Document, Passage, Sentence
+from qa.backends import open_pipeline
+from qa.domain import Clause, Document, Passage
 from qa.pipeline import Pipeline, PipelineOptions
 from qa.retrieve.hybrid import HybridIndex
-from qa.store.catalog import StoredPassage
+from qa.store.base import StoredPassage
+from qa.store.layout import SNAPSHOT_FOLDER as FOLDER
+from qa.store.layout import SNAPSHOT_META as META
 from qa.store.snapshot import (
     COLUMNS,
-    FOLDER,
     FORMAT,
-    META,
     SnapshotData,
     read_snapshot,
     write_snapshot,
@@ -39,33 +40,33 @@ def _ids(pipeline: Pipeline) -> set[str]:
 
 
 def test_stale_snapshot_is_caught_up_from_the_change_log(tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
-    first = Pipeline(PipelineOptions(index_dir=tmp_path), embedder=embedder)
+    first = open_pipeline(PipelineOptions(index_dir=tmp_path), embedder=embedder)
     first.add_documents(_docs(4))
     first.close()  # snapshot at this generation
-    second = Pipeline(PipelineOptions(index_dir=tmp_path), embedder=embedder)
+    second = open_pipeline(PipelineOptions(index_dir=tmp_path), embedder=embedder)
     second.add_documents(_docs(2, start=4))
     second.delete_document("d0")
-    second.catalog.close()  # a crash: no newer snapshot is written
-    third = Pipeline(PipelineOptions(index_dir=tmp_path), embedder=embedder)
+    second.store.close()  # a crash: no newer snapshot is written
+    third = open_pipeline(PipelineOptions(index_dir=tmp_path), embedder=embedder)
     assert _ids(third) == {"d1", "d2", "d3", "d4", "d5"}
     third.close()
 
 
 @pytest.mark.parametrize("victim", ["columns.bin", "dense.faiss", "clauses.faiss"])
 def test_torn_snapshot_is_rebuilt_not_served(tmp_path: Path, embedder, victim: str) -> None:  # type: ignore[no-untyped-def]
-    pipeline = Pipeline(PipelineOptions(index_dir=tmp_path), embedder=embedder)
+    pipeline = open_pipeline(PipelineOptions(index_dir=tmp_path), embedder=embedder)
     pipeline.add_documents(_docs(3))
     pipeline.close()
     [snap] = (tmp_path / FOLDER).glob("snap-*")
     data = (snap / victim).read_bytes()
     (snap / victim).write_bytes(data[: len(data) // 2])
-    reopened = Pipeline(PipelineOptions(index_dir=tmp_path), embedder=embedder)
+    reopened = open_pipeline(PipelineOptions(index_dir=tmp_path), embedder=embedder)
     assert _ids(reopened) == {"d0", "d1", "d2"}
     reopened.close()
 
 
 def test_snapshot_that_disagrees_with_the_catalogue_is_repaired(tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
-    pipeline = Pipeline(PipelineOptions(index_dir=tmp_path), embedder=embedder)
+    pipeline = open_pipeline(PipelineOptions(index_dir=tmp_path), embedder=embedder)
     pipeline.add_documents(_docs(3))
     pipeline.close()
     # rows vanish without a log entry (e.g. a hand-edited catalogue): the snapshot is now wrong
@@ -76,7 +77,7 @@ def test_snapshot_that_disagrees_with_the_catalogue_is_repaired(tmp_path: Path, 
     conn.execute("DELETE FROM documents WHERE id = 'd1'")
     conn.commit()
     conn.close()
-    reopened = Pipeline(PipelineOptions(index_dir=tmp_path), embedder=embedder)
+    reopened = open_pipeline(PipelineOptions(index_dir=tmp_path), embedder=embedder)
     assert _ids(reopened) == {"d0", "d2"}
     reopened.close()
 
@@ -89,7 +90,7 @@ def _snapshot_meta(index_dir: Path) -> tuple[Path, dict[str, object]]:
 def test_old_format_snapshot_is_ignored_then_replaced(
     tmp_path: Path, embedder, caplog: pytest.LogCaptureFixture
 ) -> None:  # type: ignore[no-untyped-def]
-    pipeline = Pipeline(PipelineOptions(index_dir=tmp_path), embedder=embedder)
+    pipeline = open_pipeline(PipelineOptions(index_dir=tmp_path), embedder=embedder)
     pipeline.add_documents(_docs(3))
     pipeline.close()
     snap, meta = _snapshot_meta(tmp_path)
@@ -101,7 +102,7 @@ def test_old_format_snapshot_is_ignored_then_replaced(
     files["state.pickle"] = files.pop(COLUMNS)
     (snap / META).write_text(json.dumps(meta), encoding="utf-8")
     with caplog.at_level(logging.WARNING, logger="qa.store"):
-        reopened = Pipeline(PipelineOptions(index_dir=tmp_path), embedder=embedder)
+        reopened = open_pipeline(PipelineOptions(index_dir=tmp_path), embedder=embedder)
     assert "format 1" in caplog.text
     assert _ids(reopened) == {"d0", "d1", "d2"}
     reopened.close()  # rebuilt from SQLite: a current snapshot replaces the old one
@@ -109,7 +110,7 @@ def test_old_format_snapshot_is_ignored_then_replaced(
     assert snap_again == snap and meta_again["format"] == FORMAT
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="qa.store"):
-        third = Pipeline(PipelineOptions(index_dir=tmp_path), embedder=embedder)
+        third = open_pipeline(PipelineOptions(index_dir=tmp_path), embedder=embedder)
     assert "ignoring snapshot" not in caplog.text and "rebuilding" not in caplog.text
     assert _ids(third) == {"d0", "d1", "d2"}
     third.close()
@@ -124,11 +125,11 @@ def test_view_loaded_from_snapshot_takes_writes_and_keeps_every_field(
         text="Le niveau du fleuve 😀 monte.\n\nمستوى النهر يرتفع عند المحطة.",
         metadata={"lang": "mixed", "tags": ["𝄞", "ü"], "n": 2},
     )
-    first = Pipeline(PipelineOptions(index_dir=tmp_path), embedder=embedder)
+    first = open_pipeline(PipelineOptions(index_dir=tmp_path), embedder=embedder)
     first.add_documents([*_docs(3), odd])
     before = {h.passage.id: h.passage for h in first.search("river level", top_k=50)}
     first.close()
-    second = Pipeline(PipelineOptions(index_dir=tmp_path), embedder=embedder)  # mapped
+    second = open_pipeline(PipelineOptions(index_dir=tmp_path), embedder=embedder)  # mapped
     after = {h.passage.id: h.passage for h in second.search("river level", top_k=50)}
     assert after == before
     assert {h.passage.document_id for h in second.search("x", filters={"n": 2})} == {odd.id}
@@ -137,7 +138,7 @@ def test_view_loaded_from_snapshot_takes_writes_and_keeps_every_field(
     expected = {"d0", "d2", "d3", "d4", odd.id}
     assert _ids(second) == expected
     second.close()
-    third = Pipeline(PipelineOptions(index_dir=tmp_path), embedder=embedder)
+    third = open_pipeline(PipelineOptions(index_dir=tmp_path), embedder=embedder)
     assert _ids(third) == expected
     odd_passages = {p.id: p for p in before.values() if p.document_id == odd.id}
     assert odd_passages
@@ -151,24 +152,26 @@ def test_change_log_is_compacted_and_lagging_readers_reload(
     embedder,  # type: ignore[no-untyped-def]
 ) -> None:
     """Each snapshot lets the log drop what every kept snapshot already holds."""
-    writer = Pipeline(PipelineOptions(index_dir=tmp_path), embedder=embedder)
+    writer = open_pipeline(PipelineOptions(index_dir=tmp_path), embedder=embedder)
     writer.add_documents(_docs(3))
-    reader = Pipeline(PipelineOptions(index_dir=tmp_path), embedder=embedder)  # another process
+    reader = open_pipeline(
+        PipelineOptions(index_dir=tmp_path), embedder=embedder
+    )  # another process
     assert _ids(reader) == {"d0", "d1", "d2"}
-    log_before = writer.catalog.log_size()
+    log_before = writer.store.log_size()
     for round_ in range(3):  # three snapshots; two are kept
         writer.add_documents(_docs(2, start=3 + 2 * round_))
         writer.delete_document(f"d{round_}")
         writer._live.save_snapshot()
     assert log_before == 3
-    assert writer.catalog.log_size() <= 4  # of 12 rows, those the older kept snapshot holds go
+    assert writer.store.log_size() <= 4  # of 12 rows, those the older kept snapshot holds go
     expected = {"d3", "d4", "d5", "d6", "d7", "d8"}
     assert _ids(writer) == expected
     # The reader's view predates the cut: it cannot catch up row by row, so it reloads.
     assert _ids(reader) == expected
-    reader.catalog.close()
+    reader.store.close()
     writer.close()
-    reopened = Pipeline(PipelineOptions(index_dir=tmp_path), embedder=embedder)
+    reopened = open_pipeline(PipelineOptions(index_dir=tmp_path), embedder=embedder)
     assert _ids(reopened) == expected
     reopened.add_documents(_docs(1, start=20))
     assert _ids(reopened) == expected | {"d20"}
@@ -182,7 +185,7 @@ def test_emptied_index_with_a_compacted_log_reopens_without_snapshots(
     """A rebuild from SQLite of an empty catalogue still knows its generation."""
     import shutil
 
-    pipeline = Pipeline(PipelineOptions(index_dir=tmp_path), embedder=embedder)
+    pipeline = open_pipeline(PipelineOptions(index_dir=tmp_path), embedder=embedder)
     pipeline.add_documents(_docs(3))
     pipeline._live.save_snapshot()
     for i in range(3):
@@ -190,7 +193,7 @@ def test_emptied_index_with_a_compacted_log_reopens_without_snapshots(
     pipeline._live.save_snapshot()  # compacts the log past its first rows
     pipeline.close()
     shutil.rmtree(tmp_path / FOLDER)
-    reopened = Pipeline(PipelineOptions(index_dir=tmp_path), embedder=embedder)
+    reopened = open_pipeline(PipelineOptions(index_dir=tmp_path), embedder=embedder)
     assert not reopened.ready
     reopened.add_documents(_docs(1, start=7))
     assert _ids(reopened) == {"d7"}
@@ -202,7 +205,7 @@ def _stored(rid: int, rng: np.random.Generator) -> StoredPassage:
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     text = f"Gauge {rid} on the river. Level rising."
     passage = Passage(
-        f"p{rid}", f"d{rid}", text, "", 0, len(text), {}, (Sentence(0, 19), Sentence(20, 33))
+        f"p{rid}", f"d{rid}", text, "", 0, len(text), {}, (Clause(0, 19), Clause(20, 33))
     )
     return StoredPassage(rid, passage, vectors[0], vectors[1:])
 

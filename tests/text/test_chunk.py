@@ -24,7 +24,7 @@ def test_passages_keep_offsets_into_the_document() -> None:
     assert len(passages) == 6  # 8 non-empty lines: a title, a section heading, 6 paragraphs
     for p in passages:
         assert text[p.start : p.end] == p.text
-        for s in p.sentences:
+        for s in p.clauses:
             assert p.text[s.start : s.end].strip() == p.text[s.start : s.end]
     assert passages[0].title.startswith("بوتين يبحث")
     assert passages[3].title == "العلاقات الروسية الباكستانية"
