@@ -39,15 +39,12 @@ INSTRUCTIONS = (
     "`fetch` to read a passage or a whole document by id. Cite the passage ids you used."
 )
 
-Question = Annotated[
-    str,
-    Field(description="The question, in any language.", min_length=1, max_length=2000),
+# Upper limits (question length, top_k) are the service's settings: the pipeline checks them.
+Question = Annotated[str, Field(description="The question, in any language.", min_length=1)]
+Query = Annotated[str, Field(description="What to look for, in any language.", min_length=1)]
+TopK = Annotated[
+    int, Field(description="How many passages to return (at most 50 by default).", ge=1)
 ]
-Query = Annotated[
-    str,
-    Field(description="What to look for, in any language.", min_length=1, max_length=2000),
-]
-TopK = Annotated[int, Field(description="How many passages to return.", ge=1, le=50)]
 ItemId = Annotated[
     str,
     Field(
@@ -87,7 +84,10 @@ def _fetch(pipeline: Pipeline, item_id: str) -> Fetched:
     try:
         p = pipeline.get_passage(item_id)
     except NotFoundError:
-        info, text = pipeline.get_document(item_id)
+        try:
+            info, text = pipeline.get_document(item_id)
+        except NotFoundError:
+            raise NotFoundError(f"no passage or document with id {item_id!r}") from None
         return Fetched(
             id=info.id,
             kind="document",
