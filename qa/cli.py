@@ -198,17 +198,33 @@ def serve(
 
     import uvicorn
 
+    from qa.api.metrics import shared_metrics_dir
+
     settings = _settings(index_dir)
     if index_dir is not None:
         os.environ["QA_INDEX_DIR"] = str(index_dir)  # worker processes build their own Settings
-    uvicorn.run(
-        "qa.api.main:create_app",
-        factory=True,
-        host=host or settings.host,
-        port=port or settings.port,
-        workers=workers or settings.workers,
-        log_level=settings.log_level,
-    )
+    if host is not None:
+        os.environ["QA_HOST"] = host  # /mcp guards against DNS rebinding on a loopback host
+    workers = workers or settings.workers
+    with shared_metrics_dir(workers, settings.metrics_dir) as metrics_dir:
+        if metrics_dir is not None:
+            err.print(f"Metrics of the {workers} workers add up in {metrics_dir}", soft_wrap=True)
+        uvicorn.run(
+            "qa.api.main:create_app",
+            factory=True,
+            host=host or settings.host,
+            port=port or settings.port,
+            workers=workers,
+            log_level=settings.log_level,
+        )
+
+
+@app.command(name="mcp")
+def mcp_command(index_dir: IndexDir = None, embedder: Embedder = None) -> None:
+    """Serve the index to an assistant over MCP on stdin/stdout (tools: search, fetch, ask)."""
+    from qa.mcp_server import run_stdio  # ConfigError with an install hint without the extra
+
+    run_stdio(_pipeline(index_dir, embedder))
 
 
 @app.command(name="list")

@@ -105,6 +105,12 @@ class Settings(BaseSettings):
     milvus_token: SecretStr | None = Field(
         None, description="Milvus credentials ('user:password')."
     )
+    metrics_dir: Path | None = Field(
+        None,
+        validation_alias="PROMETHEUS_MULTIPROC_DIR",
+        description="Folder where the workers' Prometheus counts add up (prometheus_client's "
+        "own variable; `qa serve --workers N` makes a temporary one when unset).",
+    )
     milvus_collection: str = Field(
         "qa", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,200}$", description="Milvus collection prefix."
     )

@@ -259,6 +259,13 @@ class Pipeline:
             raise NotFoundError(f"no document with id {document_id!r}")
         return found
 
+    def get_passage(self, passage_id: str) -> Passage:
+        """One passage by the id that search and ask return as a source id."""
+        found = self.store.passage(passage_id)
+        if found is None:
+            raise NotFoundError(f"no passage with id {passage_id!r}")
+        return found
+
     def _check_query(self, text: str, top_k: int) -> str:
         text = text.strip()
         if not any(ch.isalnum() for ch in text):  # empty, whitespace, invisible or symbols only

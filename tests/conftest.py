@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -63,3 +64,11 @@ def seed_pipeline(seed_index_dir: Path, tmp_path: Path, embedder) -> Iterator[ob
     pipeline = open_pipeline(PipelineOptions(index_dir=target), embedder=embedder)
     yield pipeline
     pipeline.close()
+
+
+def hide_the_mcp_package(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make `import mcp` (and its submodules) fail for one test, as without the `mcp` extra."""
+    for name in [n for n in sys.modules if n == "mcp" or n.startswith("mcp.")]:
+        monkeypatch.setitem(sys.modules, name, None)
+    monkeypatch.setitem(sys.modules, "mcp", None)
+    monkeypatch.delitem(sys.modules, "qa.mcp_server", raising=False)

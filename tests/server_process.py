@@ -22,7 +22,10 @@ def free_port() -> int:
 
 
 class LiveServer:
-    """One `qa serve` process group on a temp index; killed with SIGKILL or stopped cleanly."""
+    """One `qa serve` process group on a temp index; killed with SIGKILL or stopped cleanly.
+
+    `env` adds variables (QA_API_KEYS…) to the server's environment.
+    """
 
     def __init__(
         self,
@@ -30,15 +33,18 @@ class LiveServer:
         workers: int = 1,
         port: int | None = None,
         log_level: str = "warning",
+        env: dict[str, str] | None = None,
     ) -> None:
         self.index_dir = index_dir
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        given = env or {}
         env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
         env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", QA_LOG_LEVEL=log_level)
         if "QA_MODEL_CACHE_DIR" in os.environ:
             env["QA_MODEL_CACHE_DIR"] = os.environ["QA_MODEL_CACHE_DIR"]
         env["PYTHONPATH"] = str(ROOT)
+        env.update(given)
         self.log_path = index_dir.parent / f"server-{self.port}.log"
         self.log = self.log_path.open("ab")
         self.proc = subprocess.Popen(

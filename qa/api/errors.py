@@ -50,18 +50,23 @@ def error_response(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
 
 
+def qa_error_response(error: QAError) -> JSONResponse:
+    """The response for one of our errors (also sent by routes outside FastAPI's handlers)."""
+    status = status_for(error)
+    if status >= 500:
+        log.error("service error: %s", error)
+    response = error_response(status, error.code, str(error))
+    if status == 401:
+        response.headers["WWW-Authenticate"] = "Bearer"
+    return response
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Route every failure through error_response."""
 
     @app.exception_handler(QAError)
     async def on_qa_error(_: Request, exc: QAError) -> JSONResponse:
-        status = status_for(exc)
-        if status >= 500:
-            log.error("service error: %s", exc)
-        response = error_response(status, exc.code, str(exc))
-        if status == 401:
-            response.headers["WWW-Authenticate"] = "Bearer"
-        return response
+        return qa_error_response(exc)
 
     @app.exception_handler(RequestValidationError)
     async def on_validation(_: Request, exc: RequestValidationError) -> JSONResponse:

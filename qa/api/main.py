@@ -11,6 +11,7 @@ from fastapi_offline import FastAPIOffline
 
 from qa import __version__
 from qa.api.errors import install_error_handlers
+from qa.api.mcp import install_mcp
 from qa.api.openapi import install_openapi
 from qa.api.operations import install_operations
 from qa.api.routes import ops, router
@@ -28,7 +29,8 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if app.state.pipeline is None:
             app.state.pipeline = await run_in_threadpool(pipeline_from_settings, settings)
-        yield
+        async with mcp_running():
+            yield
         if app.state.pipeline is not None and pipeline is None:
             app.state.pipeline.close()
 
@@ -48,4 +50,5 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
     app.include_router(ops)
     app.include_router(web_router)
     install_openapi(app, settings)
+    mcp_running = install_mcp(app, settings)
     return app

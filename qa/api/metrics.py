@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 from qa.pipeline import Pipeline, Timings
 
+MULTIPROC_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 STAGE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
@@ -32,29 +39,38 @@ class _IndexCollector(Collector):
 
 
 class Metrics:
-    """One registry per app (tests build many apps in one process)."""
+    """One registry per app (tests build many apps in one process).
 
-    def __init__(self) -> None:
-        self.registry = CollectorRegistry()
+    With `shared_dir` (PROMETHEUS_MULTIPROC_DIR, which `qa serve --workers N` sets up), every
+    worker writes its counts to files there and a scrape adds up all the workers' files, so
+    whichever worker answers reports the service's totals.
+    """
+
+    def __init__(self, shared_dir: Path | None = None) -> None:
+        self.registry = CollectorRegistry()  # what /metrics reports
+        counted = self.registry
+        if shared_dir is not None:
+            counted = CollectorRegistry()  # never scraped: the files hold this worker's counts
+            MultiProcessCollector(self.registry, path=str(shared_dir))  # type: ignore[no-untyped-call]
         self.requests = Counter(
             "qa_http_requests",
             "HTTP requests by method, route template and status.",
             ["method", "route", "status"],
-            registry=self.registry,
+            registry=counted,
         )
         self.latency = Histogram(
             "qa_http_request_duration_seconds",
             "HTTP request latency by method, route template and status.",
             ["method", "route", "status"],
             buckets=LATENCY_BUCKETS,
-            registry=self.registry,
+            registry=counted,
         )
         self.stages = Histogram(
             "qa_stage_duration_seconds",
             "Time spent embedding the query, searching and answering, by operation.",
             ["operation", "stage"],
             buckets=STAGE_BUCKETS,
-            registry=self.registry,
+            registry=counted,
         )
         self._pipeline: Pipeline | None = None
         self.registry.register(_IndexCollector(lambda: self._pipeline))
@@ -85,9 +101,29 @@ metrics_router = APIRouter(tags=["operations"])
 
 @metrics_router.get("/metrics", response_class=Response)
 def metrics(request: Request) -> Response:
-    """Prometheus text format (with several workers, each process reports its own counts)."""
+    """Prometheus text format (with several workers, the totals of all of them)."""
     from prometheus_client import generate_latest
 
     state = request.app.state
     state.metrics.bind(state.pipeline)
     return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+@contextmanager
+def shared_metrics_dir(workers: int, configured: Path | None) -> Iterator[Path | None]:
+    """For `qa serve --workers N`: a fresh folder where the workers' counts add up, removed after.
+
+    prometheus_client picks its storage from PROMETHEUS_MULTIPROC_DIR when a worker imports it,
+    so the variable is set here, in the parent, before the workers start. A folder the operator
+    configured is used as it is and kept.
+    """
+    if workers < 2 or configured is not None:
+        yield configured
+        return
+    folder = Path(tempfile.mkdtemp(prefix="qa-metrics-"))
+    os.environ[MULTIPROC_VARIABLE] = str(folder)
+    try:
+        yield folder
+    finally:
+        os.environ.pop(MULTIPROC_VARIABLE, None)
+        shutil.rmtree(folder, ignore_errors=True)

@@ -5,15 +5,28 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass
+from typing import Annotated, Any
 
-from fastapi import Request
+from fastapi import Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security.utils import get_authorization_scheme_param
 
 from qa.errors import AuthenticationError, PermissionDeniedError
 
 READ_ONLY_SUFFIX = ":read"
 OPEN_PATHS = frozenset({"/healthz", "/readyz"})
 QUERY_POSTS = frozenset({"/v1/ask", "/v1/search", "/v1/chat/completions"})
+READ_PATHS = frozenset({"/mcp"})  # every MCP tool only reads; DELETE ends a client session
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+SCHEME = "apiKey"
+
+# auto_error=False: the 401/403 and their JSON bodies stay ours (check_access)
+bearer = HTTPBearer(
+    scheme_name=SCHEME,
+    description="An API key from QA_API_KEYS, sent as `Authorization: Bearer <key>`. Writes "
+    "need a key without ':read'; reads need one only when QA_PROTECT_READS is set.",
+    auto_error=False,
+)
 
 
 def _digest(key: str) -> bytes:
@@ -53,29 +66,23 @@ class ApiKeys:
 
 
 def is_write(method: str, path: str) -> bool:
-    """Everything but GET/HEAD/OPTIONS and the three query POSTs changes state."""
-    return method not in SAFE_METHODS and path not in QUERY_POSTS
+    """Everything but GET/HEAD/OPTIONS, the three query POSTs and /mcp changes state."""
+    return method not in SAFE_METHODS and path not in QUERY_POSTS and path not in READ_PATHS
 
 
 def bearer_token(header: str | None) -> str | None:
-    """The key of an `Authorization: Bearer <key>` header."""
-    if not header:
-        return None
-    scheme, _, token = header.partition(" ")
-    token = token.strip()
+    """The key of an `Authorization: Bearer <key>` header (parsed as HTTPBearer parses it)."""
+    scheme, token = get_authorization_scheme_param(header)
     return token if scheme.lower() == "bearer" and token else None
 
 
 def check_access(
-    keys: ApiKeys | None, protect_reads: bool, method: str, path: str, auth: str | None
+    keys: ApiKeys | None, protect_reads: bool, method: str, path: str, token: str | None
 ) -> None:
     """Raise 401 (no or unknown key) or 403 (read-only key on a write) where a key is needed."""
-    if keys is None or path in OPEN_PATHS:
+    if keys is None or not needs_key(True, protect_reads, method, path):
         return
     write = is_write(method, path)
-    if not write and not protect_reads:
-        return
-    token = bearer_token(auth)
     if token is None:
         raise AuthenticationError("an API key is required: send 'Authorization: Bearer <key>'")
     scope = keys.scope_of(token)
@@ -85,14 +92,39 @@ def check_access(
         raise PermissionDeniedError("this API key may only read")
 
 
-async def require_access(request: Request) -> None:
+async def require_access(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
+) -> None:
     """FastAPI dependency applied to every route: the key check for this request."""
     keys: ApiKeys | None = getattr(request.app.state, "api_keys", None)
     protect_reads = bool(getattr(request.app.state.settings, "protect_reads", False))
-    check_access(
-        keys,
-        protect_reads,
-        request.method,
-        request.url.path,
-        request.headers.get("authorization"),
-    )
+    token = credentials.credentials if credentials is not None else None
+    check_access(keys, protect_reads, request.method, request.url.path, token)
+
+
+def needs_key(keys: bool, protect_reads: bool, method: str, path: str) -> bool:
+    """Whether a call must carry a key under this configuration (what OpenAPI declares)."""
+    if not keys or path in OPEN_PATHS:
+        return False
+    return protect_reads or is_write(method, path)
+
+
+def declare_security(schema: dict[str, Any], keys: bool, protect_reads: bool) -> dict[str, Any]:
+    """Mark in an OpenAPI document which operations need the key, as configured.
+
+    FastAPI lists the scheme on every operation because the key check depends on every route;
+    the probes and (unless QA_PROTECT_READS) the reads are open, so their requirement goes.
+    """
+    for path, operations in schema.get("paths", {}).items():
+        for method, operation in operations.items():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            if needs_key(keys, protect_reads, method.upper(), path):
+                operation["security"] = [{SCHEME: []}]
+                operation["responses"].setdefault("401", {"description": "No or unknown key"})
+                if is_write(method.upper(), path):
+                    operation["responses"].setdefault("403", {"description": "Read-only key"})
+            else:
+                operation.pop("security", None)
+    return schema

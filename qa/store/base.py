@@ -61,6 +61,10 @@ class Store(Protocol):
         """A document's stored passages with their vectors (empty when unknown)."""
         ...
 
+    def passage(self, passage_id: str) -> Passage | None:
+        """One stored passage by its id, or None."""
+        ...
+
     def documents(self, offset: int = 0, limit: int | None = None) -> list[DocumentInfo]:
         """Document summaries, ordered by id."""
         ...

@@ -295,6 +295,12 @@ class Catalog:
             ).fetchall()
         return [self._stored(row) for row in rows]
 
+    def passage(self, passage_id: str) -> Passage | None:
+        """One stored passage by its id (None when no such passage is stored)."""
+        with self._lock:
+            row = self._conn.execute(_SELECT + " WHERE id = ?", (passage_id,)).fetchone()
+        return None if row is None else self._stored(row).passage
+
     @staticmethod
     def _rows(conn: sqlite3.Connection, rids: Sequence[int]) -> list[Any]:
         rows: list[Any] = []

@@ -561,6 +561,17 @@ class MilvusCatalog:
         rids = [int(r["rid"]) for r in iterate(self._client, self.passages_name, where, ["rid"])]
         return list(self.passages(sorted(rids)))
 
+    def passage(self, passage_id: str) -> Passage | None:
+        """One live passage by its id (None when no such passage is stored)."""
+        where = f"passage_id == {_quote(passage_id)}"
+        fields = ["rid", "document_id", "version"]
+        for row in iterate(self._client, self.passages_name, where, fields):
+            head = self._head(str(row["document_id"]))
+            if head is not None and int(head["version"]) == int(row["version"]):
+                found = list(self.passages([int(row["rid"])]))
+                return found[0].passage if found else None
+        return None
+
     @staticmethod
     def _passage(row: Mapping[str, Any]) -> Passage:
         body = json.loads(row["body"])

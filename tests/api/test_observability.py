@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -12,6 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from qa.api.logs import JsonFormatter
 from qa.api.main import create_app
+from qa.api.metrics import MULTIPROC_VARIABLE, shared_metrics_dir
 from qa.config import Settings
 from qa.pipeline import Pipeline
 
@@ -86,3 +89,19 @@ def test_access_log_is_json_with_the_request_id(
     assert line["request_id"] == "req-42"
     assert line["route"] == "/v1/ask" and line["status"] == 200 and line["method"] == "POST"
     assert line["level"] == "info" and line["duration_ms"] >= 0
+
+
+def test_serve_with_workers_gets_a_shared_metrics_folder_it_cleans(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(MULTIPROC_VARIABLE, raising=False)
+    with shared_metrics_dir(1, None) as none:
+        assert none is None and MULTIPROC_VARIABLE not in os.environ
+    with shared_metrics_dir(4, tmp_path) as configured:
+        assert configured == tmp_path
+    assert tmp_path.is_dir()  # the operator's folder stays
+    with shared_metrics_dir(2, None) as made:
+        assert made is not None and made.is_dir()
+        assert os.environ[MULTIPROC_VARIABLE] == str(made)  # what the workers will read
+        (made / "counter_123.db").write_bytes(b"")
+    assert not made.exists() and MULTIPROC_VARIABLE not in os.environ

@@ -103,3 +103,37 @@ def test_key_parsing_and_scopes() -> None:
         ApiKeys.parse(" , ")
     assert bearer_token("Bearer  xyz ") == "xyz" and bearer_token("Basic xyz") is None
     assert is_write("POST", "/v1/documents") and not is_write("POST", "/v1/ask")
+
+
+@pytest.mark.parametrize("protect_reads", [False, True])
+def test_openapi_declares_the_bearer_scheme_and_where_it_is_needed(
+    seed_pipeline: Pipeline, protect_reads: bool
+) -> None:
+    with _client(seed_pipeline, protect_reads=protect_reads) as client:
+        spec = client.get("/openapi.json").json()
+    scheme = spec["components"]["securitySchemes"]["apiKey"]
+    assert (scheme["type"], scheme["scheme"]) == ("http", "bearer")
+    paths = spec["paths"]
+
+    def needs(method: str, path: str) -> bool:
+        return paths[path][method].get("security") == [{"apiKey": []}]
+
+    for method, path in [
+        ("post", "/v1/documents"),
+        ("put", "/v1/documents/{document_id}"),
+        ("delete", "/v1/documents/{document_id}"),
+    ]:
+        assert needs(method, path), path
+        assert {"401", "403"} <= set(paths[path][method]["responses"])
+    for method, path in [("post", "/v1/ask"), ("get", "/v1/documents"), ("get", "/metrics")]:
+        assert needs(method, path) is protect_reads, path
+    assert not needs("get", "/healthz") and not needs("get", "/readyz")
+
+
+def test_openapi_needs_no_key_when_none_is_configured(seed_pipeline: Pipeline) -> None:
+    settings = Settings(index_dir=seed_pipeline.options.index_dir)
+    with TestClient(create_app(settings, pipeline=seed_pipeline)) as client:
+        spec = client.get("/openapi.json").json()
+    assert "apiKey" in spec["components"]["securitySchemes"]  # /docs still shows Authorize
+    operations = [op for ops in spec["paths"].values() for op in ops.values()]
+    assert operations and not any("security" in op for op in operations)

@@ -19,8 +19,8 @@ from qa.backends import open_pipeline
 from qa.domain import Document
 from qa.errors import IndexMismatchError, NotFoundError
 from qa.pipeline import Pipeline, PipelineOptions
-from qa.retrieve.hybrid import ViewIndex
 from qa.store.manifest import Manifest
+from qa.store.milvus import MilvusIndex
 from qa.store.vectors import FaissIndex
 from qa.text.chunk import ChunkingConfig, chunk_document
 
@@ -135,6 +135,19 @@ def test_a_documents_stored_passages_come_back_with_their_vectors(pipeline: Pipe
 
 
 @parametrised
+def test_a_passage_is_fetched_by_the_id_search_returns(pipeline: Pipeline) -> None:
+    pipeline.add_documents([KIWI, VOLCANO])
+    [hit] = pipeline.search("When did Etna's eruptions start being recorded?", top_k=1)
+    fetched = pipeline.get_passage(hit.passage.id)
+    assert fetched == hit.passage and fetched.text == VOLCANO.text.split("\n\n")[1]
+    with pytest.raises(NotFoundError, match="no passage"):
+        pipeline.get_passage("p_000000000000_0000")
+    pipeline.delete_document("volcano")
+    with pytest.raises(NotFoundError):
+        pipeline.get_passage(hit.passage.id)
+
+
+@parametrised
 def test_deleted_passages_never_come_back(pipeline: Pipeline, make_options, embedder) -> None:  # type: ignore[no-untyped-def]
     pipeline.add_documents([KIWI, VOLCANO])
     pipeline.delete_document("kiwi")
@@ -208,16 +221,16 @@ def test_long_documents_round_trip(backend: str, tmp_path: Path, request) -> Non
 
 # --------------------------------------------------------------------- the VectorIndex protocol
 @pytest.fixture(params=BACKENDS)
-def vector_index(request: pytest.FixtureRequest) -> ViewIndex:
+def vector_index(request: pytest.FixtureRequest) -> FaissIndex | MilvusIndex:
     if request.param == "faiss":
         return FaissIndex(4)
-    from qa.store.milvus import MilvusIndex, connect
+    from qa.store.milvus import connect
 
     client = connect(request.getfixturevalue("milvus_uri"))
     return MilvusIndex(client, f"v{next(_prefixes)}_{int(time.time())}", 4)
 
 
-def test_vector_index_add_search_replace_remove(vector_index: ViewIndex) -> None:
+def test_vector_index_add_search_replace_remove(vector_index: FaissIndex | MilvusIndex) -> None:
     eye = np.eye(4, dtype=np.float32)
     vector_index.add(np.array([10, 11, 12], np.int64), eye[:3])
     assert len(vector_index) == 3
