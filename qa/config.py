@@ -84,6 +84,11 @@ class Settings(BaseSettings):
         "(a name, a date) with the clause around it. 'auto' uses it when torch and its weights "
         "are installed, 'on' requires it, 'off' answers with whole clauses (faster).",
     )
+    reader_precision: Literal["fp32", "int8"] = Field(
+        "fp32",
+        description="Number format of the span reader's transformer layers: 'int8' (dynamic "
+        "quantization) halves its time on CPU.",
+    )
     reader_threads: int | None = Field(
         None, ge=1, description="torch threads for the span reader (default: torch's own)."
     )

@@ -53,6 +53,7 @@ class PipelineOptions:
     abstain_threshold: float | None = None
     reader: str = "auto"
     reader_threads: int | None = None
+    reader_precision: str = "fp32"
     reader_calibration: Path | None = None
     reader_model: str | None = None
     reader_min_score: float = 0.3
@@ -171,7 +172,10 @@ class Pipeline:
         with self._span_scorer_lock:
             if not self._span_scorer_loaded:
                 self._span_scorer = load_span_scorer(
-                    self.options.reader, self.options.model_cache_dir, self.options.reader_threads
+                    self.options.reader,
+                    self.options.model_cache_dir,
+                    self.options.reader_threads,
+                    self.options.reader_precision,
                 )
                 self._span_scorer_loaded = True
             if self._span_scorer is not None and self._reader_calibration is None:

@@ -21,6 +21,7 @@ def options_from_settings(settings: Settings) -> PipelineOptions:
         abstain_threshold=settings.abstain_threshold,
         reader=settings.reader,
         reader_threads=settings.reader_threads,
+        reader_precision=settings.reader_precision,
         reader_calibration=settings.reader_calibration,
         reader_model=settings.reader_model,
         reader_min_score=settings.reader_min_score,

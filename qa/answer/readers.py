@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
+from typing import Any
 
 from qa.answer.reading import SpanScorer
 from qa.errors import ConfigError
 
 READER_MODES = ("auto", "on", "off")
+READER_PRECISIONS = ("fp32", "int8")
 
 
 def load_span_scorer(
-    mode: str, model_cache_dir: Path | None, threads: int | None = None
+    mode: str, model_cache_dir: Path | None, threads: int | None = None, precision: str = "fp32"
 ) -> SpanScorer | None:
     """The trained span reader, or None when `mode` is off (or auto and it cannot load).
 
@@ -21,6 +24,8 @@ def load_span_scorer(
     """
     if mode not in READER_MODES:
         raise ConfigError(f"unknown reader mode {mode!r} (auto, on or off)")
+    if precision not in READER_PRECISIONS:
+        raise ConfigError(f"unknown reader precision {precision!r} (fp32 or int8)")
     if mode == "off":
         return None
     try:
@@ -44,4 +49,28 @@ def load_span_scorer(
         if mode == "on":
             raise ConfigError(f"QA_READER=on: the reader's weights are missing ({exc})") from exc
         return None
-    return model
+    return int8_linears(model) if precision == "int8" else model
+
+
+def int8_linears(reader: Any) -> Any:
+    """The reader with the Linear layers of its transformer body in int8 (dynamic quantization).
+
+    On this project's 2-core CPU the forward pass of three windows takes about 2x less time
+    (fbgemm int8 matrix products); the span head stays in float32, so scores keep their scale.
+    """
+    import torch
+
+    model = getattr(reader, "model", None)
+    if not isinstance(model, torch.nn.Module):
+        raise ConfigError("int8 reader precision needs a torch reader (a `model` module)")
+    target = getattr(model, "body", model)
+    with warnings.catch_warnings():  # torch.ao's dynamic quantization is marked deprecated
+        warnings.simplefilter("ignore")
+        quantized = torch.ao.quantization.quantize_dynamic(  # type: ignore[no-untyped-call]
+            target, {torch.nn.Linear}, dtype=torch.qint8
+        )
+    if target is model:
+        reader.model = quantized
+    else:
+        model.body = quantized
+    return reader
