@@ -185,6 +185,10 @@ def main() -> None:
                 continue
             rows.append(reader_evidence(span, r.retrieval_probability))
             labels.append(1.0 if r.asked.in_corpus and r.asked.question.answerable else 0.0)
+        if len(set(labels)) < 2:  # nothing to separate: keep "answer when the span wins"
+            models[name] = (Logistic(0.0, (1.0, 0.0, 0.0)), 0.5)
+            report[name] = {"skipped": f"{len(labels)} rows of one class"}
+            continue
         fitted, cut, group_report = fit_group(np.array(rows), np.array(labels), min_abstained)
         models[name] = (fitted, cut)
         report[name] = group_report
