@@ -100,7 +100,8 @@ def _reader_row(run: dict[str, Any]) -> tuple[str, str, str]:
     return (
         name,
         f"p50 {one['p50_ms']:.1f} ms, p99 {one['p99_ms']:.1f} ms, max {one['max_ms']:.0f} ms",
-        f"{one['throughput_rps']:.1f} req/s; start-up {run['startup_s']:.2f} s, "
+        f"{one['throughput_rps']:.1f} req/s, {one['cpu_ms_per_request']:.0f} CPU ms/request; "
+        f"start-up {run['startup_s']:.2f} s, "
         f"peak RSS {run['peak_rss_mib']:.0f} MiB",
     )
 
@@ -136,7 +137,7 @@ def table(r: dict[str, Any]) -> str:
         (
             "/v1/ask, 1 client, clause answers (QA_READER=off)",
             f"p50 {one['p50_ms']:.1f} ms, p99 {one['p99_ms']:.1f} ms, max {one['max_ms']:.0f} ms",
-            f"{one['throughput_rps']:.1f} req/s",
+            f"{one['throughput_rps']:.1f} req/s, {one['cpu_ms_per_request']:.0f} CPU ms/request",
         ),
         _reader_row(r.get("service_reader", {})),
         (

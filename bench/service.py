@@ -65,6 +65,12 @@ def _peak_rss_mib(pid: int) -> float:
     return float("nan")
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (from /proc, in clock ticks)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _ask_all(url: str, questions: list[str]) -> list[float]:
     latencies = []
     with httpx.Client(timeout=60) as client:
@@ -120,7 +126,11 @@ def serve_and_ask(
         try:
             startup = _wait_ready(url, process, started)
             _ask_all(url, questions[:10])  # warm
+            cpu = _cpu_seconds(process.pid)
             one = _clients(url, questions, 1)
+            # CPU time per request: what one answer costs, whatever else the machine runs
+            # (wall-clock latencies on a shared machine include waiting for a core)
+            one["cpu_ms_per_request"] = (_cpu_seconds(process.pid) - cpu) * 1000 / len(questions)
             eight = _clients(url, questions, 8) if eight_clients else None
             peak = _peak_rss_mib(process.pid)
         finally:
