@@ -21,6 +21,7 @@ from qa.pipeline import Pipeline, PipelineOptions, documents_from_paths
 from tests.conftest import _MODEL_CACHE, EVAL, SEEDS
 
 pytestmark = pytest.mark.integration
+pytest.importorskip("qa.reader.infer", reason="the span reader package (qa/reader) is not here")
 
 SEED_QUESTIONS = load_eval_file(EVAL / "seed_questions.jsonl", documents_from_paths([SEEDS]))
 
