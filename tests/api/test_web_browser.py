@@ -146,6 +146,30 @@ def check_sources(page: Any, body: dict[str, Any]) -> None:
             assert item["marks"] == []
 
 
+SHOWN_CONTEXT = """() => {
+  const box = document.querySelector('[data-testid=answer-context]');
+  return {hidden: box.hidden, text: box.textContent, marks: Array.from(box.querySelectorAll('mark'))
+    .map(m => {
+      const before = document.createRange();
+      before.setStart(box, 0);
+      before.setEndBefore(m);
+      return {text: m.textContent, start: Array.from(before.toString()).length};
+    })};
+}"""
+
+
+def check_context(page: Any, answer: dict[str, Any]) -> None:
+    """The context under the answer, with the span its only highlight at its exact offset;
+    hidden when the context is the span itself (clause answers, QA_READER=off)."""
+    shown = page.evaluate(SHOWN_CONTEXT)
+    context = answer.get("context")
+    if context is None or context["text"] == answer["text"]:
+        assert shown["hidden"]
+        return
+    assert not shown["hidden"] and shown["text"] == context["text"]
+    assert shown["marks"] == [{"text": answer["text"], "start": answer["start"] - context["start"]}]
+
+
 def resolved_direction(page: Any, selector: str) -> str:
     """The direction the browser resolved for an element (dir=auto looks at its text)."""
     return str(page.eval_on_selector(selector, "e => e.matches(':dir(rtl)') ? 'rtl' : 'ltr'"))
@@ -157,7 +181,8 @@ def test_arabic_question_shows_answer_with_exact_highlight(page: Any) -> None:
     assert answer is not None and "الدعم الواسع" in answer["text"]
     assert page.get_by_test_id("answer").text_content() == answer["text"]
     check_sources(page, body)
-    mark = page.locator("mark")
+    check_context(page, answer)
+    mark = page.locator("[data-testid=source] mark")
     assert mark.count() == 1 and "الدعم الواسع" in mark.text_content()
     assert resolved_direction(page, "[data-testid=answer]") == "rtl"
     assert resolved_direction(page, "input[name=question]") == "rtl"
@@ -230,6 +255,33 @@ def test_passage_markup_stays_text_and_astral_offsets_hold(page: Any) -> None:
     assert page.locator("[data-testid=source] img, [data-testid=source] b").count() == 0
     assert page.evaluate("() => window.pwned") is None
     assert "<b>T</b>" in page.get_by_test_id("source").text_content()
+
+
+def test_context_shows_the_span_highlighted_at_code_point_offsets(page: Any) -> None:
+    # A reader's reply crafted to probe the page alone: emoji before the span in the context.
+    text = "Intro. 🎉 The fair is held in 𝒜 Tarnwick every May. Lanterns <b>glow</b>."
+    c_start, start = text.index("🎉"), text.index("Tarnwick")
+    c_end = text.index(" Lanterns")
+    reply = {
+        "question": "q",
+        "answer": {"text": "Tarnwick", "source_id": "p1", "start": start, "end": start + 8,
+                   "score": 0.9, "context": {"text": text[c_start:c_end], "start": c_start,
+                                             "end": c_end}},
+        "sources": [{"id": "p1", "document_id": "d1", "title": "Fair", "text": text,
+                     "score": 1.0, "rank": 1, "metadata": {}}],
+    }  # fmt: skip
+    page.route(
+        "**/v1/ask",
+        lambda route: route.fulfill(content_type="application/json", body=json.dumps(reply)),
+    )
+    ask(page, "q")
+    assert page.get_by_test_id("answer").text_content() == "Tarnwick"
+    check_context(page, reply["answer"])  # type: ignore[arg-type]
+    check_sources(page, reply)
+    # offsets that disagree with the text: no highlight rather than a wrong one
+    reply["answer"]["context"]["start"] = c_start + 1  # type: ignore[index]
+    ask(page, "q")
+    assert page.get_by_test_id("answer-context").is_hidden()
 
 
 def test_keyboard_alone(page: Any) -> None:
