@@ -27,6 +27,7 @@ MARGIN_BAND = 0.08  # headers and footers sit in the top and bottom 8% of a page
 HEADING_RATIO = 1.15  # type this much larger than the body text makes a heading
 HEADING_MAX_WORDS = 20
 SHORT_LINE = 0.8  # a line under 80% of its box's width that ends a sentence ends a paragraph
+MARK_MAX = 8.0  # points: a shape smaller than this beside a line is a list bullet
 _STAMP = re.compile(
     r"^(?:(?:file|https?)://\S+|\d{1,4}[/.-]\d{1,2}[/.-]\d{1,4},?\s+\d{1,2}:\d{2}(?:\s*[AP]M)?)$",
     re.IGNORECASE,
@@ -44,6 +45,7 @@ class Line:
     size: float
     y0: float = 0.0
     y1: float = 0.0
+    bullet: bool = False  # a list marker is drawn beside it (a disc or square, not a glyph)
 
 
 @dataclass(frozen=True)
@@ -76,7 +78,15 @@ class Paragraph:
 def pdf_boxes(data: bytes, name: str) -> tuple[list[list[Box]], list[float], bool]:
     """Boxes page by page, each page's height, and whether any page holds images."""
     from pdfminer.high_level import extract_pages
-    from pdfminer.layout import LAParams, LTChar, LTFigure, LTImage, LTTextBox, LTTextLine
+    from pdfminer.layout import (
+        LAParams,
+        LTChar,
+        LTCurve,
+        LTFigure,
+        LTImage,
+        LTTextBox,
+        LTTextLine,
+    )
 
     pages: list[list[Box]] = []
     heights: list[float] = []
@@ -84,6 +94,11 @@ def pdf_boxes(data: bytes, name: str) -> tuple[list[list[Box]], list[float], boo
     try:
         for number, layout in enumerate(extract_pages(io.BytesIO(data), laparams=LAParams()), 1):
             boxes: list[Box] = []
+            marks = [
+                (e.x0, e.y0, e.x1, e.y1)
+                for e in layout
+                if isinstance(e, LTCurve) and 1 < e.width < MARK_MAX and 1 < e.height < MARK_MAX
+            ]
             for element in layout:
                 if isinstance(element, LTFigure | LTImage):
                     images = True
@@ -97,13 +112,26 @@ def pdf_boxes(data: bytes, name: str) -> tuple[list[list[Box]], list[float], boo
                     text = _line_text([(c.get_text(), isinstance(c, LTChar)) for c in line])
                     if text and sizes:
                         size = statistics.median(sizes)
-                        lines.append(Line(text, line.x0, line.x1, size, line.y0, line.y1))
+                        found = Line(text, line.x0, line.x1, size, line.y0, line.y1)
+                        lines.append(replace(found, bullet=has_marker(found, marks)))
                 boxes += split_by_size(number, lines)
             pages.append(boxes)
             heights.append(float(layout.height))
     except Exception as exc:  # pdfminer raises many kinds on malformed files: all the caller's
         raise InvalidInputError(f"{name}: not a readable PDF ({exc})") from exc
     return pages, heights, images
+
+
+def has_marker(line: Line, marks: Sequence[tuple[float, float, float, float]]) -> bool:
+    """Whether a small shape sits level with the line, just before its start or after its end
+    (where a browser draws a list's bullet, on the right of an Arabic line)."""
+    reach = 3 * line.size
+    for x0, y0, x1, y1 in marks:
+        if not line.y0 <= (y0 + y1) / 2 <= line.y1:
+            continue
+        if 0 <= line.x0 - x1 <= reach or 0 <= x0 - line.x1 <= reach:
+            return True
+    return False
 
 
 def split_by_size(page: int, lines: list[Line]) -> list[Box]:
@@ -255,6 +283,7 @@ def box_paragraphs(box: Box, rtl: bool) -> list[Paragraph]:
             or abs(previous.size - line.size) > 0.5
             or (ends_sentence(previous.text) and previous.x1 - previous.x0 < SHORT_LINE * width)
             or _BULLET.match(line.text)
+            or line.bullet
         ):
             groups.append([line])
         else:
@@ -262,7 +291,7 @@ def box_paragraphs(box: Box, rtl: bool) -> list[Paragraph]:
     out: list[Paragraph] = []
     for group in groups:
         text, _ = join_lines([line.text for line in group])
-        role: Role = "list_item" if _BULLET.match(text) else "paragraph"
+        role: Role = "list_item" if group[0].bullet or _BULLET.match(text) else "paragraph"
         size = statistics.median(line.size for line in group)
         out.append(Paragraph(text, size, role, ((0, box.page),)))
     return out

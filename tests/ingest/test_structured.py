@@ -172,6 +172,22 @@ def test_the_report_reads_the_same_from_every_format() -> None:
     assert "المصدر: الطاقة النووية، الإنتاج بالميغاواط: 2490" in text.split("\n")
 
 
+def test_pdf_list_items_are_found_by_their_drawn_bullets() -> None:
+    """Chromium draws a list's discs as shapes, not text: the items are still list items."""
+    [doc] = load_path(FIXTURES / "report.pdf")
+    items = [text for role, text in roles(doc) if role == "list_item"]
+    assert items == [
+        "زيادة الاستثمار في الطاقة الشمسية",
+        "تحديث شبكات نقل الكهرباء",
+        "توقيع اتفاقيات جديدة مع روسيا لتوريد الغاز",
+    ]
+    assert [(r.role, r.level) for r in doc.regions[:3]] == [
+        ("heading", 1),
+        ("paragraph", 0),
+        ("heading", 2),
+    ]
+
+
 def test_pdf_pages_headers_and_footers() -> None:
     """The A5 print has Chromium's date, title, address and "n/2" on each page: all dropped."""
     [doc] = load_path(FIXTURES / "seed.pdf")
