@@ -19,9 +19,12 @@ from dataclasses import dataclass, replace
 
 from qa.domain import Role
 from qa.errors import InvalidInputError
+from qa.ingest.pdf_layout import Box, Line
+from qa.ingest.pdf_tables import find_tables
 from qa.ingest.structured import Piece
 from qa.text.bidi import fold_presentation_forms, is_rtl, visual_to_logical
 from qa.text.lines import ends_sentence, furniture_key, is_page_number, join_lines
+from qa.text.structure import table_lines
 
 MARGIN_BAND = 0.08  # headers and footers sit in the top and bottom 8% of a page
 HEADING_RATIO = 1.15  # type this much larger than the body text makes a heading
@@ -33,36 +36,6 @@ _STAMP = re.compile(
     re.IGNORECASE,
 )  # what a browser prints in the margins: the page's address, the date and time
 _BULLET = re.compile(r"^(?:[•◦▪‣●○■□➢➤✓\-–*]|\d{1,3}[.)]|[a-z][.)])\s+", re.IGNORECASE)
-
-
-@dataclass(frozen=True)
-class Line:
-    """One line of a box as drawn: its text in drawing order, its extent and type size."""
-
-    text: str
-    x0: float
-    x1: float
-    size: float
-    y0: float = 0.0
-    y1: float = 0.0
-    bullet: bool = False  # a list marker is drawn beside it (a disc or square, not a glyph)
-
-
-@dataclass(frozen=True)
-class Box:
-    """Lines that sit together on a page (pdfminer's text box), with its bounding box."""
-
-    page: int
-    x0: float
-    y0: float
-    x1: float
-    y1: float
-    lines: tuple[Line, ...]
-
-    @property
-    def text(self) -> str:
-        """The lines' text, one per line (drawing order)."""
-        return "\n".join(line.text for line in self.lines)
 
 
 @dataclass(frozen=True)
@@ -272,6 +245,10 @@ def box_paragraphs(box: Box, rtl: bool) -> list[Paragraph]:
     A paragraph ends after a short line that ends a sentence, before a line in another type
     size, and before a line that starts with a bullet or a number (a list item).
     """
+    if box.rows:
+        size = statistics.median(line.size for line in box.lines)
+        rows = table_lines(box.rows, None)
+        return [Paragraph(row, size, "table_row", ((0, box.page),)) for row in rows]
     groups: list[list[Line]] = []
     width = box.x1 - box.x0
     for line in box.lines:
@@ -303,7 +280,7 @@ def paragraphs(pages: list[list[Box]]) -> list[Paragraph]:
     out: list[Paragraph] = []
     previous: Box | None = None
     for page in pages:
-        for box in reading_order(page, rtl):
+        for box in reading_order(find_tables(page, rtl), rtl):
             found = box_paragraphs(box, is_rtl(box.text) if box.text.strip() else rtl)
             new_page = previous is not None and previous.page != box.page
             new_column = previous is not None and box.y1 > previous.y1  # back up: a new column
@@ -344,7 +321,7 @@ def pieces_from_paragraphs(found: list[Paragraph]) -> list[Piece]:
     group = 0
     for paragraph in found:
         size = round(paragraph.size, 1)
-        if _heading_like(paragraph, body):
+        if paragraph.role == "paragraph" and _heading_like(paragraph, body):
             pieces.append(
                 Piece(
                     "heading",
@@ -355,10 +332,10 @@ def pieces_from_paragraphs(found: list[Paragraph]) -> list[Piece]:
                 )
             )
             continue
-        if paragraph.role == "list_item":
-            if not pieces or pieces[-1].role != "list_item":
+        if paragraph.role in {"list_item", "table_row"}:
+            if not pieces or pieces[-1].role != paragraph.role:
                 group += 1
-            pieces.append(Piece("list_item", paragraph.text, 0, group, paragraph.page_marks))
+            pieces.append(Piece(paragraph.role, paragraph.text, 0, group, paragraph.page_marks))
             continue
         pieces.append(Piece("paragraph", paragraph.text, 0, 0, paragraph.page_marks))
     return pieces

@@ -166,7 +166,7 @@ def test_every_format_of_the_seed_stores_the_same_paragraphs(name: str) -> None:
 
 
 def test_the_report_reads_the_same_from_every_format() -> None:
-    texts = {load_path(FIXTURES / f"report.{s}")[0].text for s in ("md", "html", "docx")}
+    texts = {load_path(FIXTURES / f"report.{s}")[0].text for s in ("md", "html", "docx", "pdf")}
     assert len(texts) == 1
     [text] = texts
     assert "المصدر: الطاقة النووية، الإنتاج بالميغاواط: 2490" in text.split("\n")
@@ -295,3 +295,30 @@ def test_a_single_page_keeps_a_header_it_cannot_tell_from_text() -> None:
     pages = [[box(1, 50, 770, 300, 780, "Short note"), box(1, 50, 400, 500, 700, "Body.")]]
     kept = pdf.remove_furniture(pages, [792.0], title="")
     assert [b.text for b in kept[0]] == ["Short note", "Body."]
+
+
+def cell_column(x0: float, x1: float, cells: list[str], top: float = 600) -> pdf.Box:
+    """A box of one-line cells 20 points apart, as pdfminer gives a table's column."""
+    lines = tuple(
+        pdf.Line(text, x0, x1, 10, top - 20 * i - 10, top - 20 * i) for i, text in enumerate(cells)
+    )
+    return pdf.Box(1, x0, top - 20 * len(cells), x1, top, lines)
+
+
+def test_side_by_side_columns_of_cells_are_read_as_table_rows() -> None:
+    from qa.ingest.pdf_tables import find_tables
+
+    names = cell_column(50, 150, ["Source", "Nuclear", "Wind"])
+    values = cell_column(200, 260, ["MW", "2490", "1335"])
+    [table] = find_tables([values, names], rtl=False)
+    assert table.rows == (("Source", "MW"), ("Nuclear", "2490"), ("Wind", "1335"))
+    [found] = find_tables([values, names], rtl=True)  # right to left: the right column first
+    assert found.rows[0] == ("MW", "Source")
+
+
+def test_two_columns_of_prose_are_not_a_table() -> None:
+    from qa.ingest.pdf_tables import find_tables
+
+    prose = ["words " * 9, "more words " * 5, "and the end of it " * 2]
+    left, right = cell_column(50, 250, prose), cell_column(300, 500, prose)
+    assert [b.rows for b in find_tables([left, right], rtl=False)] == [(), ()]
