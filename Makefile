@@ -8,7 +8,7 @@ PORT ?= 8000
 INDEX_DIR ?= index
 export HF_HUB_OFFLINE ?= 1
 
-.PHONY: setup run index serve test check lint types unit bench clean
+.PHONY: setup run index serve test test-all check lint types unit mutation bench clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -40,12 +40,22 @@ lint: setup
 types: setup
 	$(BIN)/mypy qa
 
+# Fast tests only: no real model, no subprocess or server (seconds).
 unit: setup
+	$(BIN)/python -m pytest -m "not integration and not slow"
+
+# Every test: the real model, servers, browsers, subprocesses (minutes).
+test-all: setup
 	$(BIN)/python -m pytest
 
-check: lint types unit
+check: lint types test-all
 
 test: check
+
+# Planted faults in qa/text, qa/retrieve/fusion.py and qa/answer must fail the unit tests
+# (a few minutes; not part of `make test`).
+mutation: setup
+	$(BIN)/python tests/mutation.py
 
 # Benchmarks are not tests: they print a table and write bench/results/*.json (txtai beside us).
 $(VENV)/.bench-installed: pyproject.toml | setup
