@@ -1,7 +1,9 @@
 """The page in a real headless Chromium against a live `qa serve` over the seed index.
 
 Needs Debian's `chromium` (`.ci/run` installs it) and the `playwright` package (test extra);
-set QA_SKIP_BROWSER=1 to skip where no browser is installed. Screenshots go to out/screenshots/.
+set QA_SKIP_BROWSER=1 to skip where no browser is installed. Screenshots go to the test's
+temp folder (its path is printed). The read-only tests share one server; a test that adds a
+document gets a fresh server of its own, so no test sees another's writes.
 """
 
 from __future__ import annotations
@@ -16,12 +18,10 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ROOT
 from tests.live_server import live_server
 
 pytestmark = pytest.mark.integration
 
-SCREENSHOTS = ROOT / "out" / "screenshots"
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -55,7 +55,7 @@ def _chromium() -> str:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, seed_index_dir: Path) -> Iterator[str]:
-    """A real `qa serve` subprocess over a private copy of the seed index."""
+    """A real `qa serve` subprocess over a private copy of the seed index (never written)."""
     _chromium()  # skip or fail before spending time on the server
     with live_server(seed_index_dir, tmp_path_factory.mktemp("web")) as running:
         yield running.url
@@ -97,8 +97,18 @@ def _open(browser: Any, server: str, viewport: dict[str, int]) -> Iterator[Any]:
 
 @pytest.fixture
 def page(browser: Any, server: str) -> Iterator[Any]:
-    """A desktop-sized page."""
+    """A desktop-sized page on the shared read-only server."""
     with _open(browser, server, DESKTOP) as desktop_page:
+        yield desktop_page
+
+
+@pytest.fixture
+def fresh_page(browser: Any, seed_index_dir: Path, tmp_path: Path) -> Iterator[Any]:
+    """A desktop-sized page on a server of its own, for a test that adds documents."""
+    with (
+        live_server(seed_index_dir, tmp_path / "server") as running,
+        _open(browser, running.url, DESKTOP) as desktop_page,
+    ):
         yield desktop_page
 
 
@@ -301,7 +311,8 @@ def test_keyboard_alone(page: Any) -> None:
     assert page.get_by_test_id("answer").get_attribute("aria-live") == "polite"
 
 
-def test_pasted_document_answers_the_next_question(page: Any) -> None:
+def test_pasted_document_answers_the_next_question(fresh_page: Any) -> None:
+    page = fresh_page
     page.get_by_label("Title").fill("Fair notes")
     page.get_by_label("Text").fill(
         "The Glimmerfold fair is held in the village of Tarnwick every May. "
@@ -318,7 +329,10 @@ def test_pasted_document_answers_the_next_question(page: Any) -> None:
         assert body["answer"]["source_id"] == body["sources"][0]["id"]
 
 
-def test_uploaded_file_answers_with_exact_offsets_after_emoji(page: Any, tmp_path: Path) -> None:
+def test_uploaded_file_answers_with_exact_offsets_after_emoji(
+    fresh_page: Any, tmp_path: Path
+) -> None:
+    page = fresh_page
     upload = tmp_path / "festival.txt"
     upload.write_text(
         "🎉🎈 كانت الأمسية مليئة بالموسيقى والأضواء الملونة ورقص الأطفال وأكشاك الطعام والمهرجين "
@@ -352,16 +366,17 @@ def test_unsupported_upload_shows_the_api_message(page: Any, tmp_path: Path) -> 
 
 @pytest.mark.parametrize(("name", "size"), [("desktop", DESKTOP), ("phone", PHONE)])
 def test_screenshots_and_no_sideways_scrolling(
-    browser: Any, server: str, name: str, size: dict[str, int]
+    browser: Any, server: str, name: str, size: dict[str, int], tmp_path: Path
 ) -> None:
+    shot = tmp_path / f"{name}.png"
     with _open(browser, server, size) as view:
         body = ask(view, ARABIC_QUESTION)
         assert body["answer"] is not None
         width = view.evaluate("() => document.documentElement.scrollWidth")
         assert width <= size["width"], f"{name}: the page scrolls sideways ({width}px)"
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        view.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
-    assert (SCREENSHOTS / f"{name}.png").stat().st_size > 10_000
+        view.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 10_000
+    print(f"screenshot: {shot}")
 
 
 def test_api_docs_render_with_the_network_blocked(browser: Any, server: str) -> None:
