@@ -23,33 +23,38 @@ MAX_RESULTS = 16384  # Milvus caps limit (and offset + limit) at this
 SPEC = IndexSpec(kind="milvus-flat")  # what the manifest records for Milvus-held vectors
 
 
+def _pymilvus() -> Any:
+    """The pymilvus module, or a ConfigError saying which extra installs it."""
+    try:
+        import pymilvus
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        raise ConfigError("the Milvus backend needs pymilvus: pip install 'qa[milvus]'") from exc
+    return pymilvus
+
+
 def connect(uri: str | None, token: str | None = None) -> Any:
     """A MilvusClient for a server URI (http://host:19530) or a milvus-lite file (*.db)."""
     if not uri:
         raise ConfigError("QA_VECTOR_STORE=milvus needs QA_MILVUS_URI (http://host:19530 or *.db)")
+    client_class = _pymilvus().MilvusClient
     try:
-        from pymilvus import MilvusClient
-    except ImportError as exc:  # pragma: no cover - depends on the install
-        raise ConfigError("the Milvus backend needs pymilvus: pip install 'qa[milvus]'") from exc
-    try:
-        return MilvusClient(uri=uri, token=token or "")
+        return client_class(uri=uri, token=token or "")
     except Exception as exc:  # pymilvus raises its own tree, and grpc/OS errors
         raise ConfigError(f"cannot connect to Milvus at {uri!r}: {exc}") from exc
 
 
 def vector_schema(client: Any, pk: str, dim: int, **fields: tuple[str, dict[str, Any]]) -> Any:
     """A collection schema: an int64 or varchar key, extra scalar fields, one float vector."""
-    from pymilvus import DataType
-
+    data_type = _pymilvus().DataType
     schema = client.create_schema(auto_id=False, enable_dynamic_field=False)
     if pk in fields:
         kind, extra = fields.pop(pk)
-        schema.add_field(pk, getattr(DataType, kind), is_primary=True, **extra)
+        schema.add_field(pk, getattr(data_type, kind), is_primary=True, **extra)
     else:
-        schema.add_field(pk, DataType.INT64, is_primary=True)
+        schema.add_field(pk, data_type.INT64, is_primary=True)
     for name, (kind, extra) in fields.items():
-        schema.add_field(name, getattr(DataType, kind), **extra)
-    schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
+        schema.add_field(name, getattr(data_type, kind), **extra)
+    schema.add_field("vector", data_type.FLOAT_VECTOR, dim=dim)
     return schema
 
 
