@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
+from fastapi_offline import FastAPIOffline
 
 from qa import __version__
 from qa.api.errors import install_error_handlers
@@ -30,7 +31,9 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
         if app.state.pipeline is not None and pipeline is None:
             app.state.pipeline.close()
 
-    app = FastAPI(
+    # /docs and /redoc with Swagger UI and ReDoc served from the installed package: FastAPI's
+    # own pages load them from cdn.jsdelivr.net and stay blank on a machine without internet.
+    app = FastAPIOffline(
         title="qa: multilingual question answering",
         version=__version__,
         description="Answers copied verbatim from your documents, with offsets and sources.",
