@@ -11,6 +11,7 @@ from fastapi_offline import FastAPIOffline
 
 from qa import __version__
 from qa.api.errors import install_error_handlers
+from qa.api.openapi import install_openapi
 from qa.api.operations import install_operations
 from qa.api.routes import ops, router
 from qa.api.web import web_router
@@ -46,4 +47,5 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
     app.include_router(router)
     app.include_router(ops)
     app.include_router(web_router)
+    install_openapi(app, settings)
     return app
