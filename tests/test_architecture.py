@@ -15,12 +15,18 @@ def _module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def _all_imports(path: Path) -> set[str]:
-    """Every module this file imports anywhere, lazy imports included."""
+def _all_imports(path: Path, modules: frozenset[str] = frozenset()) -> set[str]:
+    """Every module this file imports anywhere, lazy imports included.
+
+    `from package import name` imports the module `package.name` when there is one (among
+    `modules`), else the package itself.
+    """
     found: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.ImportFrom) and node.module:
-            found.add(node.module)
+            for alias in node.names:
+                sub = f"{node.module}.{alias.name}"
+                found.add(sub if sub in modules else node.module)
         elif isinstance(node, ast.Import):
             found.update(a.name for a in node.names)
     return found
@@ -28,8 +34,9 @@ def _all_imports(path: Path) -> set[str]:
 
 def import_graph() -> dict[str, set[str]]:
     """Each qa module and the qa modules it imports anywhere (lazy imports too)."""
-    modules = {_module_name(p): p for p in PACKAGE.rglob("*.py")}
-    return {name: _all_imports(path) & modules.keys() for name, path in modules.items()}
+    paths = {_module_name(p): p for p in PACKAGE.rglob("*.py")}
+    modules = frozenset(paths)
+    return {name: _all_imports(path, modules) & modules for name, path in paths.items()}
 
 
 def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:

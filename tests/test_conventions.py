@@ -21,7 +21,7 @@ PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 
 def env_example_names(text: str) -> list[str]:
     """The variables an .env file sets or shows commented out (`# QA_X=...`)."""
-    return re.findall(r"^#?\s*(QA_[A-Z0-9_]+)=", text, re.M)
+    return re.findall(r"^#?\s*((?:QA|PROMETHEUS)_[A-Z0-9_]+)=", text, re.M)
 
 
 @pytest.mark.parametrize(
@@ -40,7 +40,12 @@ def test_env_example_names(text: str, expected: list[str]) -> None:
 def test_env_example_lists_every_setting_once() -> None:
     names = env_example_names((ROOT / ".env.example").read_text(encoding="utf-8"))
     prefix = Settings.model_config.get("env_prefix", "")
-    settings = [f"{prefix}{field}".upper() for field in Settings.model_fields]
+    settings = [
+        str(info.validation_alias)
+        if isinstance(info.validation_alias, str)
+        else f"{prefix}{field}".upper()
+        for field, info in Settings.model_fields.items()
+    ]
     assert len(names) == len(set(names)), "a setting is listed twice"
     assert set(names) == set(settings), {
         "missing from .env.example": sorted(set(settings) - set(names)),

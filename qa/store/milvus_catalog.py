@@ -42,7 +42,15 @@ from qa.domain import Clause, Document, DocumentInfo, Passage
 from qa.errors import IndexMismatchError, InvalidInputError
 from qa.store.base import CLAUSE_SLOTS, NewPassage, StoredPassage
 from qa.store.manifest import Manifest
-from qa.store.milvus import BATCH, connect, ensure_collection, id_list, iterate, vector_schema
+from qa.store.milvus import (
+    BATCH,
+    _pymilvus,
+    connect,
+    ensure_collection,
+    id_list,
+    iterate,
+    vector_schema,
+)
 from qa.store.milvus_lexical import Sparse, frequency_changes, passage_weights, term_dimension
 from qa.text.chunk import with_title
 from qa.text.normalize import tokens
@@ -154,7 +162,7 @@ class MilvusCatalog:
             length=("INT64", {}),
             units=("INT64", {}),
         )
-        from pymilvus import DataType
+        DataType = _pymilvus().DataType
 
         passages.add_field("lexical", DataType.SPARSE_FLOAT_VECTOR)
         ensure_collection(c, self.passages_name, passages, sparse="lexical")
