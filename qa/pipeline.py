@@ -53,7 +53,7 @@ class PipelineOptions:
     abstain_threshold: float | None = None
     reader: str = "auto"
     reader_threads: int | None = None
-    reader_precision: str = "fp32"
+    reader_precision: str = "int8"
     reader_calibration: Path | None = None
     reader_model: str | None = None
     reader_min_score: float = 0.3
@@ -419,7 +419,13 @@ class Pipeline:
         assert calibration is not None  # loaded with the span model
         started = time.perf_counter()
         span = read_span(
-            question, retrieval, choice, span_scorer, self._reading, calibration.passage_weight
+            question,
+            retrieval,
+            choice,
+            span_scorer,
+            self._reading,
+            calibration.passage_weight,
+            calibration.clause_weight,
         )
         timings.read = time.perf_counter() - started
         if span is None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from qa.answer.extractive import ClauseChoice, grow
-from qa.answer.span import cap_words, context_bounds, tidy, words_in
+from qa.answer.span import cap_words, context_bounds, tidy, unit_at, words_in
 from qa.domain import Answer, Context
 from qa.retrieve.hybrid import Retrieval
 
@@ -131,12 +131,15 @@ def read_span(
     model: SpanScorer,
     shape: ReadingShape,
     passage_weight: float = 0.0,
+    clause_weight: float = 0.0,
 ) -> SpanChoice | None:
     """The best span of the top passages' windows, from one call of the span model.
 
-    Candidates are ranked by span score plus `passage_weight` times the passage's fused
-    retrieval score relative to the best one (0: the reader alone decides); spans longer
-    than max_span_words lose to any shorter candidate and are cut when none is left.
+    Candidates are ranked by span score plus two priors (0: the reader alone decides):
+    `passage_weight` times the passage's fused retrieval score relative to the best one, and
+    `clause_weight` times the clause ranker's score of the clause the span starts in, minus
+    the best clause score. Spans longer than max_span_words lose to any shorter candidate and
+    are cut when none is left.
     """
     windows = reading_windows(retrieval, clauses, shape)
     if not windows:
@@ -144,6 +147,8 @@ def read_span(
     texts = [retrieval.candidates[w.candidate].passage.text[w.start : w.end] for w in windows]
     spans = model.read(question, texts, shape.top_n, shape.max_answer_tokens)
     lead = retrieval.candidates[0].score or 1.0
+    clause_score = dict(zip(clauses.slots, clauses.scores, strict=True))
+    best_clause = max(clauses.scores, default=0.0)
     ranked: list[tuple[bool, float, int, int, int, SpanCandidateLike]] = []
     for span in spans:
         window = windows[span.text_index]
@@ -152,7 +157,13 @@ def read_span(
         if end <= start:
             continue
         short = len(words_in(text, start, end)) <= shape.max_span_words
+        passage = retrieval.candidates[window.candidate].passage
         prior = passage_weight * retrieval.candidates[window.candidate].score / lead
+        if clause_weight:
+            j = unit_at(passage.sentences, start)
+            prior += clause_weight * (
+                clause_score.get((window.candidate, j), best_clause) - best_clause
+            )
         ranked.append((short, span.score + prior, window.candidate, start, end, span))
     if not ranked:
         return None

@@ -39,7 +39,7 @@ def cap_words(text: str, start: int, end: int, max_words: int) -> tuple[int, int
     return tidy(text, start, words[max_words - 1][1])
 
 
-def _unit_at(units: Sequence[Sentence], offset: int) -> int:
+def unit_at(units: Sequence[Sentence], offset: int) -> int:
     """Index of the unit holding the offset, else of the last one starting before it."""
     index = 0
     for i, unit in enumerate(units):
@@ -67,7 +67,7 @@ def context_bounds(
     """
     if not units:
         return _word_window(text, 0, len(text), start, end, max_words)
-    first, last = _unit_at(units, start), _unit_at(units, max(start, end - 1))
+    first, last = unit_at(units, start), unit_at(units, max(start, end - 1))
     c_start, c_end = min(units[first].start, start), max(units[last].end, end)
     if len(words_in(text, c_start, c_end)) > max_words:
         return _word_window(text, c_start, c_end, start, end, max_words)

@@ -145,6 +145,17 @@ def test_retrieval_prior_can_overrule_a_close_reader_score() -> None:
     assert chosen is not None and chosen.answer.text == "الدعم الواسع"
 
 
+def test_clause_prior_prefers_spans_in_the_ranker_s_best_clause() -> None:
+    retrieval = _retrieval(PASSAGES)
+    clauses = _clauses(retrieval, best={2: 0})  # p3's first clause is the ranker's best
+    wanted = [("Ties grew later", 5.0), ("1947", 4.0)]  # p3: clause 1 vs clause 0
+    alone = read_span("q?", retrieval, clauses, FakeReader(wanted), ReadingShape())
+    assert alone is not None and alone.answer.text == "Ties grew later"
+    shape = ReadingShape()
+    chosen = read_span("q?", retrieval, clauses, FakeReader(wanted), shape, clause_weight=2.0)
+    assert chosen is not None and chosen.answer.text == "1947"  # 4 beats 5 - 2 x (1 - -1)
+
+
 def test_context_holds_the_span_with_exact_offsets_in_arabic_after_emoji() -> None:
     choice = _read(FakeReader([("الدعم الواسع", 5.0)]))
     assert choice is not None
