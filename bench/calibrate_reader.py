@@ -1,6 +1,6 @@
 """Calibrate abstention with the span reader; write qa/data/reader_calibration.json.
 
-    python bench/calibrate_reader.py [--index-dir DIR] [--out FILE] [--limit N]
+    python bench/calibrate_reader.py [--index-dir DIR] [--out FILE] [--every K] [--threads N]
 
 Every seed, ARCD and ARCD-XL question is asked against two half-indexes (documents split by a
 hash of their id, as bench/calibrate.py does), so each is asked once where its document is
@@ -151,6 +151,7 @@ def main() -> None:
         "--report", type=Path, default=Path("bench/results/reader-calibration.json")
     )
     parser.add_argument("--limit", type=int, default=None, help="only the first N questions")
+    parser.add_argument("--every", type=int, default=1, help="only every K-th question")
     parser.add_argument("--threads", type=int, default=None, help="torch threads of the reader")
     parser.add_argument("--precision", default=Settings().reader_precision)
     parser.add_argument("--abstain-same", type=float, default=0.8)
@@ -164,6 +165,7 @@ def main() -> None:
     scorer = CachedScorer(model)
     pipeline, questions, owner = open_index(args.index_dir)
     questions = questions[: args.limit] if args.limit else questions
+    questions = [q for i, q in enumerate(questions) if i % args.every == 0 or not q.answerable]
     docs = {d.id for d in pipeline.list_documents()}
     part_a = {d for d in docs if half(d) == 0}
     asked = ask_all(pipeline, questions, owner, part_a)
