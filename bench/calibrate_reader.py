@@ -46,7 +46,7 @@ from qa.answer.reading import ReadingShape, SpanCandidateLike, SpanChoice, SpanS
 from qa.config import Settings
 from qa.evaluate import span_scores
 
-WEIGHTS = tuple((p, c) for p in (0.0, 1.0, 3.0, 8.0) for c in (0.0, 0.1, 0.3, 1.0))
+WEIGHTS = tuple((p, c) for p in (0.0, 1.0, 4.0) for c in (0.0, 0.3, 1.0, 3.0, 10.0))
 CUTS = tuple(round(0.05 * i, 2) for i in range(1, 20))
 
 
