@@ -6,7 +6,7 @@ Every seed, ARCD and ARCD-XL question is asked against two half-indexes (documen
 hash of their id, as bench/calibrate.py does), so each is asked once where its document is
 present and once where it is absent. The reader reads each once; then
 1. the ranking priors (ReaderCalibration.passage_weight and clause_weight) are the grid
-   values with the best token F1 of the in-corpus answers;
+   values with the best mean of token F1 and context accuracy of the in-corpus answers;
 2. per script group (question in the passages' script or not) a logistic regression on the
    reader evidence (margin, score, retrieval logit) separates in-corpus from out-of-corpus;
 3. its cut is the one answering most in-corpus questions while abstaining on at least
@@ -104,14 +104,19 @@ def spans(
     ]
 
 
-def mean_f1(reads: list[Read], chosen: list[SpanChoice | None]) -> float:
-    """Token F1 of the spans of in-corpus answerable questions (no abstention)."""
+def quality(reads: list[Read], chosen: list[SpanChoice | None]) -> float:
+    """Mean of token F1 and context accuracy over in-corpus answerable questions (no abstention).
+
+    Both count: the span is what programs use, the context what people read.
+    """
     scores = []
     for r, span in zip(reads, chosen, strict=True):
         if r.asked.in_corpus and r.asked.question.answerable:
-            f1, _, _ = span_scores(r.asked.question, span.answer.text if span else None, None)
+            text = span.answer.text if span else None
+            context = span.answer.context if span else None
+            f1, _, held = span_scores(r.asked.question, text, context.text if context else None)
             if f1 is not None:
-                scores.append(f1)
+                scores.append((f1 + float(bool(held))) / 2)
     return float(np.mean(scores)) if scores else 0.0
 
 
@@ -174,12 +179,15 @@ def main() -> None:
     shape = ReadingShape()
     print(f"reading {len(reads)} question-halves …", file=sys.stderr)
     by_weight = {w: spans(reads, scorer, shape, w) for w in WEIGHTS}
-    f1_by_weight = {str(w): round(mean_f1(reads, chosen), 4) for w, chosen in by_weight.items()}
-    weight = max(WEIGHTS, key=lambda w: f1_by_weight[str(w)])  # first best: smallest priors
+    by_quality = {str(w): round(quality(reads, chosen), 4) for w, chosen in by_weight.items()}
+    weight = max(WEIGHTS, key=lambda w: by_quality[str(w)])  # first best: smallest priors
     chosen = by_weight[weight]
     groups = {"same_script": (False, args.abstain_same), "cross_script": (True, args.abstain_cross)}
     models: dict[str, tuple[Logistic, float]] = {}
-    report: dict[str, object] = {"f1_by_prior_weights": f1_by_weight, "prior_weights": weight}
+    report: dict[str, object] = {
+        "f1_and_context_by_prior_weights": by_quality,
+        "prior_weights": weight,
+    }
     for name, (cross, min_abstained) in groups.items():
         rows, labels = [], []
         for r, span in zip(reads, chosen, strict=True):

@@ -88,8 +88,9 @@ def _clauses(retrieval: Retrieval, best: dict[int, int] | None = None) -> Clause
         for j in range(len(c.passage.sentences)):
             slots.append((ci, j))
             scores.append(1.0 if (best or {}).get(ci) == j else -float(j))
-    p = retrieval.candidates[0].passage
-    answer = Answer(p.text, p.id, 0, len(p.text), 1.0)
+    p = retrieval.candidates[0].passage  # the ranker's answer: the first passage's last clause
+    unit = p.sentences[-1]
+    answer = Answer(p.text[unit.start : unit.end], p.id, unit.start, unit.end, 1.0)
     return ClauseChoice(answer, 0.5, 0.1, 0.1, tuple(slots), tuple(scores))
 
 
@@ -167,6 +168,15 @@ def test_context_holds_the_span_with_exact_offsets_in_arabic_after_emoji() -> No
     assert context.text[answer.start - context.start : answer.end - context.start] == answer.text
     assert len(words_in(passage, context.start, context.end)) <= 40
     assert context.text != passage and "🎉" in passage[: answer.start]
+
+
+def test_the_ranker_s_clause_is_the_context_when_it_holds_the_span() -> None:
+    inside = _read(FakeReader([("الطاقة", 5.0)]))  # in p1's last clause, the ranker's answer
+    assert inside is not None and inside.answer.context is not None
+    assert inside.answer.context.text == "وتحدث الجانبان عن الطاقة."
+    outside = _read(FakeReader([("1947", 5.0)]))  # elsewhere: the span's own clause(s)
+    assert outside is not None and outside.answer.context is not None
+    assert outside.answer.context.text.startswith("Pakistan has looked")
 
 
 def test_long_spans_lose_to_short_ones_and_are_capped() -> None:
