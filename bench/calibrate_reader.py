@@ -1,12 +1,12 @@
 """Calibrate abstention with the span reader; write qa/data/reader_calibration.json.
 
-    python bench/calibrate_reader.py [--index-dir DIR] [--out FILE] [--limit N]
+    python bench/calibrate_reader.py [--index-dir DIR] [--out FILE] [--every K] [--threads N]
 
 Every seed, ARCD and ARCD-XL question is asked against two half-indexes (documents split by a
 hash of their id, as bench/calibrate.py does), so each is asked once where its document is
 present and once where it is absent. The reader reads each once; then
-1. the passage prior (ReaderCalibration.passage_weight) is the grid value with the best token
-   F1 of the in-corpus answers;
+1. the ranking priors (ReaderCalibration.passage_weight and clause_weight) are the grid
+   values with the best mean of token F1 and context accuracy of the in-corpus answers;
 2. per script group (question in the passages' script or not) a logistic regression on the
    reader evidence (margin, score, retrieval logit) separates in-corpus from out-of-corpus;
 3. its cut is the one answering most in-corpus questions while abstaining on at least
@@ -46,7 +46,7 @@ from qa.answer.reading import ReadingShape, SpanCandidateLike, SpanChoice, SpanS
 from qa.config import Settings
 from qa.evaluate import span_scores
 
-WEIGHTS = (0.0, 0.5, 1.0, 2.0, 4.0, 8.0)
+WEIGHTS = tuple((p, c) for p in (0.0, 1.0, 4.0) for c in (0.0, 0.3, 1.0, 3.0, 10.0))
 CUTS = tuple(round(0.05 * i, 2) for i in range(1, 20))
 
 
@@ -95,23 +95,28 @@ def prepare(asked: list[Asked], model: ClauseModel) -> list[Read]:
 
 
 def spans(
-    reads: list[Read], scorer: SpanScorer, shape: ReadingShape, weight: float
+    reads: list[Read], scorer: SpanScorer, shape: ReadingShape, weights: tuple[float, float]
 ) -> list[SpanChoice | None]:
-    """The reader's choice for every read, with this passage weight."""
+    """The reader's choice for every read, with these (passage, clause) prior weights."""
     return [
-        read_span(r.asked.question.question, r.asked.retrieval, r.choice, scorer, shape, weight)
+        read_span(r.asked.question.question, r.asked.retrieval, r.choice, scorer, shape, *weights)
         for r in reads
     ]
 
 
-def mean_f1(reads: list[Read], chosen: list[SpanChoice | None]) -> float:
-    """Token F1 of the spans of in-corpus answerable questions (no abstention)."""
+def quality(reads: list[Read], chosen: list[SpanChoice | None]) -> float:
+    """Mean of token F1 and context accuracy over in-corpus answerable questions (no abstention).
+
+    Both count: the span is what programs use, the context what people read.
+    """
     scores = []
     for r, span in zip(reads, chosen, strict=True):
         if r.asked.in_corpus and r.asked.question.answerable:
-            f1, _, _ = span_scores(r.asked.question, span.answer.text if span else None, None)
+            text = span.answer.text if span else None
+            context = span.answer.context if span else None
+            f1, _, held = span_scores(r.asked.question, text, context.text if context else None)
             if f1 is not None:
-                scores.append(f1)
+                scores.append((f1 + float(bool(held))) / 2)
     return float(np.mean(scores)) if scores else 0.0
 
 
@@ -151,17 +156,21 @@ def main() -> None:
         "--report", type=Path, default=Path("bench/results/reader-calibration.json")
     )
     parser.add_argument("--limit", type=int, default=None, help="only the first N questions")
+    parser.add_argument("--every", type=int, default=1, help="only every K-th question")
     parser.add_argument("--threads", type=int, default=None, help="torch threads of the reader")
+    parser.add_argument("--precision", default=Settings().reader_precision)
     parser.add_argument("--abstain-same", type=float, default=0.8)
     parser.add_argument("--abstain-cross", type=float, default=0.7)
     args = parser.parse_args()
     started = time.perf_counter()
     settings = Settings()
-    model = load_span_scorer("on", settings.model_cache_dir, args.threads)
+    args.threads = args.threads or settings.reader_threads
+    model = load_span_scorer("on", settings.model_cache_dir, args.threads, args.precision)
     assert model is not None
     scorer = CachedScorer(model)
     pipeline, questions, owner = open_index(args.index_dir)
     questions = questions[: args.limit] if args.limit else questions
+    questions = [q for i, q in enumerate(questions) if i % args.every == 0 or not q.answerable]
     docs = {d.id for d in pipeline.list_documents()}
     part_a = {d for d in docs if half(d) == 0}
     asked = ask_all(pipeline, questions, owner, part_a)
@@ -170,12 +179,15 @@ def main() -> None:
     shape = ReadingShape()
     print(f"reading {len(reads)} question-halves …", file=sys.stderr)
     by_weight = {w: spans(reads, scorer, shape, w) for w in WEIGHTS}
-    f1_by_weight = {str(w): round(mean_f1(reads, chosen), 4) for w, chosen in by_weight.items()}
-    weight = max(WEIGHTS, key=lambda w: f1_by_weight[str(w)])
+    by_quality = {str(w): round(quality(reads, chosen), 4) for w, chosen in by_weight.items()}
+    weight = max(WEIGHTS, key=lambda w: by_quality[str(w)])  # first best: smallest priors
     chosen = by_weight[weight]
     groups = {"same_script": (False, args.abstain_same), "cross_script": (True, args.abstain_cross)}
     models: dict[str, tuple[Logistic, float]] = {}
-    report: dict[str, object] = {"f1_by_passage_weight": f1_by_weight, "passage_weight": weight}
+    report: dict[str, object] = {
+        "f1_and_context_by_prior_weights": by_quality,
+        "prior_weights": weight,
+    }
     for name, (cross, min_abstained) in groups.items():
         rows, labels = [], []
         for r, span in zip(reads, chosen, strict=True):
@@ -197,7 +209,8 @@ def main() -> None:
         cross_script=models["cross_script"][0],
         threshold=models["same_script"][1],
         cross_threshold=models["cross_script"][1],
-        passage_weight=weight,
+        passage_weight=weight[0],
+        clause_weight=weight[1],
         source=f"bench/calibrate_reader.py, {time.strftime('%Y-%m-%d %H:%M')}, "
         f"{len(reads)} question-halves of seed + ARCD + ARCD-XL; evidence {READER_EVIDENCE}",
     )

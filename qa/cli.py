@@ -17,6 +17,7 @@ from qa import __version__
 from qa.config import Settings, load_settings
 from qa.errors import InvalidInputError, QAError
 from qa.exit_codes import exit_code
+from qa.reader.cli import reader_app
 
 app = typer.Typer(
     help="Multilingual question answering over your documents, with sources.",
@@ -344,6 +345,7 @@ def eval_command(
 
 model_app = typer.Typer(help="The bundled multilingual model.", no_args_is_help=True)
 app.add_typer(model_app, name="model")
+app.add_typer(reader_app, name="reader", no_args_is_help=True)
 
 
 @model_app.command("export")

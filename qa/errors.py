@@ -67,3 +67,9 @@ class IndexCorruptError(IndexMismatchError):
     """The index on disk is inconsistent and could not be repaired from its catalogue."""
 
     code = "index_corrupt"
+
+
+class ReaderWeightsMismatchError(ConfigError):
+    """The shipped reader weights were trained on another base model than the one loaded."""
+
+    code = "reader_weights_mismatch"

@@ -56,7 +56,7 @@ class PipelineOptions:
     abstain_threshold: float | None = None
     reader: ReaderMode = "auto"
     reader_threads: int | None = None
-    reader_precision: ReaderPrecision = "fp32"
+    reader_precision: ReaderPrecision = "int8"
     reader_calibration: Path | None = None
     reader_model: str | None = None
     reader_min_score: float = 0.3
@@ -404,7 +404,13 @@ class Pipeline:
         assert calibration is not None  # loaded with the span model
         started = time.perf_counter()
         span = read_span(
-            question, retrieval, choice, span_scorer, self._reading, calibration.passage_weight
+            question,
+            retrieval,
+            choice,
+            span_scorer,
+            self._reading,
+            calibration.passage_weight,
+            calibration.clause_weight,
         )
         timings.read = time.perf_counter() - started
         if span is None:

@@ -18,7 +18,7 @@ from qa.answer.reader_abstain import ReaderCalibration, write_calibration
 from qa.answer.readers import load_span_scorer
 from qa.api.convert import ask_response
 from qa.backends import open_pipeline
-from qa.errors import ConfigError
+from qa.errors import ConfigError, ReaderWeightsMismatchError
 from qa.generate.compose import extractive_answer
 from qa.pipeline import Pipeline, PipelineOptions
 from tests.answer.test_reading import FakeReader
@@ -157,3 +157,34 @@ def test_int8_precision_quantizes_the_body_and_keeps_the_head() -> None:
         int8_linears(object())
     with pytest.raises(ConfigError, match="precision"):
         load_span_scorer("auto", None, precision="fp16")
+
+
+@pytest.mark.parametrize(
+    ("error", "auto_result"),
+    [
+        (ConfigError("no readable reader manifest"), None),
+        (FileNotFoundError("adapter.safetensors"), None),
+        (ReaderWeightsMismatchError("trained on another base"), ReaderWeightsMismatchError),
+    ],
+)
+def test_reader_load_failures_by_mode(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, error: Exception, auto_result: object
+) -> None:
+    import types
+
+    import qa.embed.export
+
+    def failing(model_dir: Path, threads: int | None = None) -> None:
+        raise error
+
+    monkeypatch.setitem(
+        sys.modules, "qa.reader.infer", types.SimpleNamespace(load_trained_reader=failing)
+    )
+    monkeypatch.setattr(qa.embed.export, "bundled_model_path", lambda cache: cache)
+    if auto_result is None:
+        assert load_span_scorer("auto", tmp_path) is None  # no weights: clause answers
+    else:
+        with pytest.raises(ReaderWeightsMismatchError):
+            load_span_scorer("auto", tmp_path)
+    with pytest.raises(ConfigError):
+        load_span_scorer("on", tmp_path)

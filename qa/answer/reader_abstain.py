@@ -34,7 +34,7 @@ def reader_evidence(choice: SpanChoice, retrieval_probability: float) -> list[fl
 
 @dataclass(frozen=True)
 class ReaderCalibration:
-    """Logistic models over the reader evidence, their answer cuts, and the passage prior.
+    """Logistic models over the reader evidence, their answer cuts, and the ranking priors.
 
     Same-script and cross-script questions get separate models, as in abstain.Abstainer.
     """
@@ -44,6 +44,7 @@ class ReaderCalibration:
     threshold: float
     cross_threshold: float
     passage_weight: float = 0.0
+    clause_weight: float = 0.0
     source: str = ""
 
     def cut(self, cross_script: bool) -> float:
@@ -64,6 +65,7 @@ class ReaderCalibration:
             "threshold": self.threshold,
             "cross_threshold": self.cross_threshold,
             "passage_weight": self.passage_weight,
+            "clause_weight": self.clause_weight,
             "source": self.source,
         }
 
@@ -89,6 +91,7 @@ def parse_calibration(data: Any) -> ReaderCalibration:
         threshold=float(data["threshold"]),
         cross_threshold=float(data["cross_threshold"]),
         passage_weight=float(data.get("passage_weight", 0.0)),
+        clause_weight=float(data.get("clause_weight", 0.0)),
         source=str(data.get("source", "")),
     )
 

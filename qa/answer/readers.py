@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from qa.answer.reading import SpanScorer
-from qa.errors import ConfigError
+from qa.errors import ConfigError, ReaderWeightsMismatchError
 
 READER_MODES = ("auto", "on", "off")
 READER_PRECISIONS = ("fp32", "int8")
@@ -45,10 +45,12 @@ def load_span_scorer(
 
     try:
         model: SpanScorer = load_trained_reader(bundled_model_path(model_cache_dir), threads)
-    except FileNotFoundError as exc:
+    except ReaderWeightsMismatchError:
+        raise  # weights for another base model: a clear error even in auto mode
+    except (OSError, ConfigError) as exc:
         if mode == "on":
-            raise ConfigError(f"QA_READER=on: the reader's weights are missing ({exc})") from exc
-        return None
+            raise ConfigError(f"QA_READER=on: the reader cannot load ({exc})") from exc
+        return None  # auto: no weights shipped (yet), keep the clause answers
     return int8_linears(model) if precision == "int8" else model
 
 

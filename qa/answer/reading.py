@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from qa.answer.extractive import ClauseChoice, grow
-from qa.answer.span import cap_words, context_bounds, tidy, words_in
-from qa.domain import Answer, Context
+from qa.answer.span import cap_words, clause_at, context_bounds, tidy, words_in
+from qa.domain import Answer, Context, Passage
 from qa.retrieve.hybrid import Retrieval
 
 
@@ -131,12 +131,15 @@ def read_span(
     model: SpanScorer,
     shape: ReadingShape,
     passage_weight: float = 0.0,
+    clause_weight: float = 0.0,
 ) -> SpanChoice | None:
     """The best span of the top passages' windows, from one call of the span model.
 
-    Candidates are ranked by span score plus `passage_weight` times the passage's fused
-    retrieval score relative to the best one (0: the reader alone decides); spans longer
-    than max_span_words lose to any shorter candidate and are cut when none is left.
+    Candidates are ranked by span score plus two priors (0: the reader alone decides):
+    `passage_weight` times the passage's fused retrieval score relative to the best one, and
+    `clause_weight` times the clause ranker's score of the clause the span starts in, minus
+    the best clause score. Spans longer than max_span_words lose to any shorter candidate and
+    are cut when none is left.
     """
     windows = reading_windows(retrieval, clauses, shape)
     if not windows:
@@ -144,6 +147,8 @@ def read_span(
     texts = [retrieval.candidates[w.candidate].passage.text[w.start : w.end] for w in windows]
     spans = model.read(question, texts, shape.top_n, shape.max_answer_tokens)
     lead = retrieval.candidates[0].score or 1.0
+    clause_score = dict(zip(clauses.slots, clauses.scores, strict=True))
+    best_clause = max(clauses.scores, default=0.0)
     ranked: list[tuple[bool, float, int, int, int, SpanCandidateLike]] = []
     for span in spans:
         window = windows[span.text_index]
@@ -152,14 +157,38 @@ def read_span(
         if end <= start:
             continue
         short = len(words_in(text, start, end)) <= shape.max_span_words
+        passage = retrieval.candidates[window.candidate].passage
         prior = passage_weight * retrieval.candidates[window.candidate].score / lead
+        if clause_weight:
+            j = clause_at(passage.clauses, start)
+            prior += clause_weight * (
+                clause_score.get((window.candidate, j), best_clause) - best_clause
+            )
         ranked.append((short, span.score + prior, window.candidate, start, end, span))
     if not ranked:
         return None
     _, _, ci, start, end, span = max(ranked, key=lambda r: (r[0], r[1]))
     passage = retrieval.candidates[ci].passage
     start, end = cap_words(passage.text, start, end, shape.max_span_words)
-    c_start, c_end = context_bounds(
+    c_start, c_end = span_context(passage, start, end, clauses.answer, shape)
+    context = Context(passage.text[c_start:c_end], c_start, c_end)
+    answer = Answer(passage.text[start:end], passage.id, start, end, span.score, context)
+    return SpanChoice(answer, span.score, span.null_score, ci)
+
+
+def span_context(
+    passage: Passage, start: int, end: int, ranked: Answer, shape: ReadingShape
+) -> tuple[int, int]:
+    """The context of a span: its clause(s), or the ranker's grown clause when that holds it.
+
+    The clause ranker's answer (a clause grown with neighbours, 37 words at most) is the
+    context whenever the span lies inside it and it fits in context_words: it held the gold
+    answer for 68% of ARCD questions, more often than a span's own short clause does.
+    """
+    inside = ranked.passage_id == passage.id and ranked.start <= start and end <= ranked.end
+    if inside and len(words_in(passage.text, ranked.start, ranked.end)) <= shape.context_words:
+        return ranked.start, ranked.end
+    return context_bounds(
         passage.text,
         passage.clauses,
         start,
@@ -167,6 +196,3 @@ def read_span(
         shape.context_words,
         shape.context_min_words,
     )
-    context = Context(passage.text[c_start:c_end], c_start, c_end)
-    answer = Answer(passage.text[start:end], passage.id, start, end, span.score, context)
-    return SpanChoice(answer, span.score, span.null_score, ci)

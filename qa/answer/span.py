@@ -39,7 +39,7 @@ def cap_words(text: str, start: int, end: int, max_words: int) -> tuple[int, int
     return tidy(text, start, words[max_words - 1][1])
 
 
-def _clause_at(clauses: Sequence[Clause], offset: int) -> int:
+def clause_at(clauses: Sequence[Clause], offset: int) -> int:
     """Index of the clause holding the offset, else of the last one starting before it."""
     index = 0
     for i, clause in enumerate(clauses):
@@ -67,7 +67,7 @@ def context_bounds(
     """
     if not clauses:
         return _word_window(text, 0, len(text), start, end, max_words)
-    first, last = _clause_at(clauses, start), _clause_at(clauses, max(start, end - 1))
+    first, last = clause_at(clauses, start), clause_at(clauses, max(start, end - 1))
     c_start, c_end = min(clauses[first].start, start), max(clauses[last].end, end)
     if len(words_in(text, c_start, c_end)) > max_words:
         return _word_window(text, c_start, c_end, start, end, max_words)

@@ -88,8 +88,9 @@ def _clauses(retrieval: Retrieval, best: dict[int, int] | None = None) -> Clause
         for j in range(len(c.passage.clauses)):
             slots.append((ci, j))
             scores.append(1.0 if (best or {}).get(ci) == j else -float(j))
-    p = retrieval.candidates[0].passage
-    answer = Answer(p.text, p.id, 0, len(p.text), 1.0)
+    p = retrieval.candidates[0].passage  # the ranker's answer: the first passage's last clause
+    unit = p.clauses[-1]
+    answer = Answer(p.text[unit.start : unit.end], p.id, unit.start, unit.end, 1.0)
     return ClauseChoice(answer, 0.5, 0.1, 0.1, tuple(slots), tuple(scores))
 
 
@@ -145,6 +146,17 @@ def test_retrieval_prior_can_overrule_a_close_reader_score() -> None:
     assert chosen is not None and chosen.answer.text == "الدعم الواسع"
 
 
+def test_clause_prior_prefers_spans_in_the_ranker_s_best_clause() -> None:
+    retrieval = _retrieval(PASSAGES)
+    clauses = _clauses(retrieval, best={2: 0})  # p3's first clause is the ranker's best
+    wanted = [("Ties grew later", 5.0), ("1947", 4.0)]  # p3: clause 1 vs clause 0
+    alone = read_span("q?", retrieval, clauses, FakeReader(wanted), ReadingShape())
+    assert alone is not None and alone.answer.text == "Ties grew later"
+    shape = ReadingShape()
+    chosen = read_span("q?", retrieval, clauses, FakeReader(wanted), shape, clause_weight=2.0)
+    assert chosen is not None and chosen.answer.text == "1947"  # 4 beats 5 - 2 x (1 - -1)
+
+
 def test_context_holds_the_span_with_exact_offsets_in_arabic_after_emoji() -> None:
     choice = _read(FakeReader([("الدعم الواسع", 5.0)]))
     assert choice is not None
@@ -156,6 +168,15 @@ def test_context_holds_the_span_with_exact_offsets_in_arabic_after_emoji() -> No
     assert context.text[answer.start - context.start : answer.end - context.start] == answer.text
     assert len(words_in(passage, context.start, context.end)) <= 40
     assert context.text != passage and "🎉" in passage[: answer.start]
+
+
+def test_the_ranker_s_clause_is_the_context_when_it_holds_the_span() -> None:
+    inside = _read(FakeReader([("الطاقة", 5.0)]))  # in p1's last clause, the ranker's answer
+    assert inside is not None and inside.answer.context is not None
+    assert inside.answer.context.text == "وتحدث الجانبان عن الطاقة."
+    outside = _read(FakeReader([("1947", 5.0)]))  # elsewhere: the span's own clause(s)
+    assert outside is not None and outside.answer.context is not None
+    assert outside.answer.context.text.startswith("Pakistan has looked")
 
 
 def test_long_spans_lose_to_short_ones_and_are_capped() -> None:

@@ -1,0 +1,247 @@
+"""Reader training data: fetch pinned public QA sets and convert them to one JSONL format.
+
+Each row: id, lang (of the context), question_lang, article, context, question,
+answers [{text, start}], source, licence, split ("train" or "heldout"). Files come from pinned
+GitHub commits (raw URLs) or from a local mirror (`git --git-dir=MIRROR/owner+name/repo show`),
+and the project's own eval/ files. See qa/reader/DATA.md for what comes from where.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import subprocess
+import urllib.request
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+SOQAL = ("fbsx503/SOQAL", "a6edbb9317e7a52822cef257b28ec737bcb70ef7")
+TYDI = ("sagorbrur/tydiqa-language-specific", "55c6649475e0765f717a6d32a173c6664096a8ce")
+XQUAD = ("google-deepmind/xquad", "7d30520c717524000f0d9d2f9c10a069acd9d285")
+# XQuAD's other question languages, paired with the Arabic context by question id.
+XQUAD_LANGS = ("en", "de", "es", "ru", "tr", "vi", "zh", "hi", "el", "ro", "th")
+# Every 4th XQuAD article (12 of 48) is held out, for all question languages.
+XQUAD_HELDOUT_EVERY = 4
+
+
+@dataclass(frozen=True)
+class Source:
+    """One SQuAD-format file: where it lives and what it is."""
+
+    name: str
+    repo: tuple[str, str] | None  # (owner/name, commit); None = this project's eval/ folder
+    path: str
+    licence: str
+    lang: str
+    question_lang: str
+    split: str
+
+
+SOURCES = (
+    Source(
+        "tydiqa-goldp-ar-dev",
+        SOQAL,
+        "data/tydiqa-goldp-dev-arabic.json",
+        "Apache-2.0",
+        "ar",
+        "ar",
+        "train",
+    ),
+    Source(
+        "tydiqa-goldp-en-train",
+        TYDI,
+        "language_data/english/english_tydiqa_train.json",
+        "Apache-2.0",
+        "en",
+        "en",
+        "train",
+    ),
+    Source(
+        "tydiqa-goldp-en-dev",
+        TYDI,
+        "language_data/english/english_tydiqa_dev.json",
+        "Apache-2.0",
+        "en",
+        "en",
+        "train",
+    ),
+    Source(
+        "mlqa-ar-ar-dev",
+        SOQAL,
+        "data/MLQA-dev-context-ar-question-ar.json",
+        "CC-BY-SA-3.0",
+        "ar",
+        "ar",
+        "heldout",
+    ),
+    # ARCD is the file `qa eval` judges the whole system on, so the reader never trains on it.
+    Source("arcd-train", None, "eval/arcd-train.json", "MIT", "ar", "ar", "heldout"),
+    Source("arcd-train-xl", None, "eval/arcd-train-xl.json", "MIT", "ar", "xx", "heldout"),
+)
+
+
+def raw_url(repo: tuple[str, str], path: str) -> str:
+    """The pinned raw.githubusercontent.com address of a file."""
+    return f"https://raw.githubusercontent.com/{repo[0]}/{repo[1]}/{path}"
+
+
+def read_source(repo: tuple[str, str] | None, path: str, mirror: Path | None, root: Path) -> Any:
+    """The parsed JSON of a file: project file, mirror git dir, or pinned URL, in that order."""
+    if repo is None:
+        return json.loads((root / path).read_text(encoding="utf-8"))
+    if mirror is not None:
+        git_dir = mirror / repo[0].replace("/", "+") / "repo"
+        shown = subprocess.run(
+            ["git", "--git-dir", str(git_dir), "show", f"{repo[1]}:{path}"],
+            check=True,
+            capture_output=True,
+        )
+        return json.loads(shown.stdout)
+    with urllib.request.urlopen(raw_url(repo, path), timeout=60) as response:
+        return json.loads(response.read())
+
+
+def squad_rows(data: Any) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """(article title, context, qa) for every question of a SQuAD-format file."""
+    for article in data["data"]:
+        for paragraph in article["paragraphs"]:
+            for qa in paragraph["qas"]:
+                yield article.get("title", ""), paragraph["context"], qa
+
+
+def _answers(context: str, qa: dict[str, Any]) -> list[dict[str, Any]]:
+    """Answers whose text sits at its start offset (others are dropped), deduplicated."""
+    out: list[dict[str, Any]] = []
+    for answer in qa.get("answers", []):
+        text, start = answer["text"], int(answer["answer_start"])
+        if text and context[start : start + len(text)] == text:
+            item = {"text": text, "start": start}
+            if item not in out:
+                out.append(item)
+    return out
+
+
+def convert(source: Source, data: Any) -> list[dict[str, Any]]:
+    """Rows of one SQuAD-format source in the common format (questions without a span dropped)."""
+    rows = []
+    for title, context, qa in squad_rows(data):
+        answers = _answers(context, qa)
+        if not answers:
+            continue
+        rows.append(
+            {
+                "id": f"{source.name}:{qa['id']}",
+                "lang": source.lang,
+                "question_lang": qa.get("lang", source.question_lang),
+                "article": title,
+                "context": context,
+                "question": qa["question"].strip(),
+                "answers": answers,
+                "source": source.name,
+                "licence": source.licence,
+                "split": source.split,
+            }
+        )
+    return rows
+
+
+def convert_xquad(by_lang: dict[str, Any]) -> list[dict[str, Any]]:
+    """XQuAD: Arabic contexts with Arabic questions and each other language's question (same id)."""
+    questions: dict[str, dict[str, str]] = {}
+    for lang, data in by_lang.items():
+        for _, _, qa in squad_rows(data):
+            questions.setdefault(qa["id"], {})[lang] = qa["question"].strip()
+    rows = []
+    for index, article in enumerate(by_lang["ar"]["data"]):
+        split = "heldout" if index % XQUAD_HELDOUT_EVERY == 0 else "train"
+        for paragraph in article["paragraphs"]:
+            for qa in paragraph["qas"]:
+                answers = _answers(paragraph["context"], qa)
+                if not answers:
+                    continue
+                for lang, question in sorted(questions[qa["id"]].items()):
+                    rows.append(
+                        {
+                            "id": f"xquad:{qa['id']}:{lang}",
+                            "lang": "ar",
+                            "question_lang": lang,
+                            "article": article["title"],
+                            "context": paragraph["context"],
+                            "question": question,
+                            "answers": answers,
+                            "source": "xquad",
+                            "licence": "CC-BY-SA-4.0",
+                            "split": split,
+                        }
+                    )
+    return rows
+
+
+def _context_key(context: str) -> str:
+    return hashlib.sha1(" ".join(context.split()).encode("utf-8")).hexdigest()
+
+
+def drop_overlap(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
+    """Training rows whose article or context also appears held out are dropped (leak guard)."""
+    held_articles = {r["article"].strip().lower() for r in rows if r["split"] == "heldout"}
+    held_contexts = {_context_key(r["context"]) for r in rows if r["split"] == "heldout"}
+    held_articles.discard("")
+    kept, dropped = [], 0
+    for row in rows:
+        leak = row["split"] == "train" and (
+            row["article"].strip().lower() in held_articles
+            or _context_key(row["context"]) in held_contexts
+        )
+        if leak:
+            dropped += 1
+        else:
+            kept.append(row)
+    return kept, dropped
+
+
+def build_dataset(mirror: Path | None, root: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """All rows of all sources, with leaks removed, and a summary (counts per source and split)."""
+    rows: list[dict[str, Any]] = []
+    for source in SOURCES:
+        rows += convert(source, read_source(source.repo, source.path, mirror, root))
+    langs = ("ar", *XQUAD_LANGS)
+    xquad = {lang: read_source(XQUAD, f"xquad.{lang}.json", mirror, root) for lang in langs}
+    rows += convert_xquad(xquad)
+    rows, dropped = drop_overlap(rows)
+    counts = Counter(f"{r['source']} {r['split']} {r['question_lang']}->{r['lang']}" for r in rows)
+    summary = {
+        "rows": len(rows),
+        "dropped_overlap": dropped,
+        "counts": dict(sorted(counts.items())),
+    }
+    return rows, summary
+
+
+def write_jsonl(rows: list[dict[str, Any]], path: Path) -> None:
+    """One JSON object per line, UTF-8."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as handle:
+        for row in rows:
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """Rows written by write_jsonl."""
+    with path.open(encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def prepare(mirror: Path | None, root: Path, out_dir: Path, seed: int = 0) -> dict[str, Any]:
+    """Write train.jsonl and heldout.jsonl (shuffled, seeded) and summary.json into out_dir."""
+    rows, summary = build_dataset(mirror, root)
+    rng = random.Random(seed)
+    for split in ("train", "heldout"):
+        part = [r for r in rows if r["split"] == split]
+        rng.shuffle(part)
+        write_jsonl(part, out_dir / f"{split}.jsonl")
+    (out_dir / "summary.json").write_text(json.dumps(summary, indent=1), encoding="utf-8")
+    return summary
