@@ -38,7 +38,7 @@ lint: setup
 	$(BIN)/ruff format --check qa tests bench
 
 types: setup
-	$(BIN)/mypy qa
+	$(BIN)/mypy qa tests
 
 # Fast tests only: no real model, no subprocess or server (seconds).
 unit: setup
