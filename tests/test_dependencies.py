@@ -83,18 +83,18 @@ def third_party_imports(source: str, own: str = PACKAGE) -> list[Imported]:
                 visit(child, guarded)
             return
         if isinstance(node, ast.Try) and _handles_import_error(node):
-            for child in node.body:
-                visit(child, True)
-            for part in (node.handlers, node.orelse, node.finalbody):
-                for child in part:
-                    visit(child, guarded)
+            for guarded_child in node.body:
+                visit(guarded_child, True)
+            rest: list[ast.AST] = [*node.handlers, *node.orelse, *node.finalbody]
+            for other in rest:
+                visit(other, guarded)
             return
         for name in _imported_names(node):
             top = name.partition(".")[0]
             if top not in sys.stdlib_module_names and top not in (own, "__future__"):
-                found.append(Imported(top, node.lineno, guarded))
-        for child in ast.iter_child_nodes(node):
-            visit(child, guarded)
+                found.append(Imported(top, getattr(node, "lineno", 0), guarded))
+        for inner in ast.iter_child_nodes(node):
+            visit(inner, guarded)
 
     visit(ast.parse(source), False)
     return found
@@ -143,7 +143,7 @@ def _all_imports() -> list[tuple[str, Imported]]:
 
 @cache
 def _distributions() -> dict[str, list[str]]:
-    return packages_distributions()  # scans every installed distribution: once
+    return dict(packages_distributions())  # scans every installed distribution: once
 
 
 def _owners(module: str) -> set[str]:

@@ -18,6 +18,7 @@ from qa.answer.reader_abstain import ReaderCalibration, write_calibration
 from qa.answer.readers import load_span_scorer
 from qa.api.convert import ask_response
 from qa.backends import open_pipeline
+from qa.embed import Embedder
 from qa.errors import ConfigError, ReaderWeightsMismatchError
 from qa.generate.compose import extractive_answer
 from qa.pipeline import Pipeline, PipelineOptions
@@ -87,7 +88,7 @@ def test_the_span_is_the_answer_with_its_context_and_exact_offsets(
 
 def test_the_reader_abstains_when_no_answer_scores_higher(
     index_copy: Path,
-    embedder,  # type: ignore[no-untyped-def]
+    embedder: Embedder,
     calibration: Path,
 ) -> None:
     reader = FakeReader([(GOLD, 1.0)], null_score=3.0)
@@ -106,8 +107,8 @@ def test_nothing_proposed_is_an_abstention(index_copy: Path, embedder, calibrati
 
 
 def test_reader_off_keeps_the_clause_answers(
-    index_copy: Path, seed_pipeline: Pipeline, embedder
-) -> None:  # type: ignore[no-untyped-def]
+    index_copy: Path, seed_pipeline: Pipeline, embedder: Embedder
+) -> None:
     off = open_pipeline(PipelineOptions(index_dir=index_copy, reader="off"), embedder=embedder)
     assert off.span_scorer() is None
     for question in (QUESTION, "What did Imran Khan emphasize?", NITROGEN):

@@ -75,7 +75,7 @@ PASSAGES = [
 
 def _retrieval(passages: list[Passage]) -> Retrieval:
     candidates = [
-        Candidate(p, 1.0 - 0.1 * i, 0.8, 0.8, 0.5, np.zeros(len(p.clauses)))
+        Candidate(p, 1.0 - 0.1 * i, 0.8, 0.8, 0.5, np.zeros(len(p.clauses), np.float32))
         for i, p in enumerate(passages)
     ]
     return Retrieval(candidates, 0.5)

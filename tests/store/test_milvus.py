@@ -225,9 +225,9 @@ def _assert_whole(replica: Pipeline) -> int:
 
 
 def _rows_of(replica: Pipeline, document_id: str) -> int:
-    client = replica.store._client  # type: ignore[union-attr]
+    client = replica.store._client  # type: ignore[attr-defined]
     rows = client.query(
-        replica.store.passages_name,  # type: ignore[union-attr]
+        replica.store.passages_name,  # type: ignore[attr-defined]
         filter=f'document_id == "{document_id}"',
         output_fields=["count(*)"],
     )
