@@ -27,6 +27,12 @@ RUN pip install --no-deps . \
 
 # ---------------------------------------------------------------- run stage
 FROM python:3.11-slim-bookworm
+# OCI annotations (tests/deploy/test_docker.py keeps them equal to pyproject.toml); add the
+# version at build time: docker build --label org.opencontainers.image.version="$(qa --version)"
+LABEL org.opencontainers.image.title="qa" \
+      org.opencontainers.image.description="Multilingual retrieval-augmented question answering: answers copied from your documents, with offsets and sources." \
+      org.opencontainers.image.licenses="MIT" \
+      org.opencontainers.image.documentation="README.md"
 RUN groupadd --gid 10001 qa \
  && useradd --uid 10001 --gid 10001 --create-home --shell /usr/sbin/nologin qa
 COPY --from=build /opt/venv /opt/venv

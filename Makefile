@@ -8,18 +8,29 @@ PORT ?= 8000
 INDEX_DIR ?= index
 export HF_HUB_OFFLINE ?= 1
 
-.PHONY: setup run index serve test check lint types unit bench clean
+# torch is pinned to the CPU build on this machine's disk: an unpinned torch pulls CUDA (GBs).
+TORCH := torch==2.13.0
+# What `make run` installs besides [project] dependencies: the default engines. The test tools
+# (the `test` extra: browsers, fuzzers, Milvus Lite, linters) come only with `make test`.
+RUN_EXTRAS := st
+
+.PHONY: setup setup-test run index serve test check lint types unit chromium bench clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
 
-# torch is pinned to the CPU build on this machine's disk: an unpinned torch pulls CUDA (GBs).
 $(VENV)/.installed: pyproject.toml | $(BIN)/activate
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet "torch==2.13.0" -e ".[test]"
+	$(BIN)/python -m pip install --quiet "$(TORCH)" -e ".[$(RUN_EXTRAS)]"
+	touch $@
+
+$(VENV)/.test-installed: pyproject.toml $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet "$(TORCH)" -e ".[test]"
 	touch $@
 
 setup: $(VENV)/.installed
+
+setup-test: $(VENV)/.test-installed
 
 # Re-index when a seed file changed since the last build (or the index is missing).
 $(INDEX_DIR)/.seeds-indexed: $(wildcard seeds/*) | setup
@@ -33,23 +44,40 @@ serve: setup
 
 run: index serve
 
-lint: setup
+# The browser tests drive Debian's Chromium (Playwright's own browser download is not used):
+# installed here when missing and apt-get can run, else one line saying why and a failure.
+chromium:
+	@if [ "$${QA_SKIP_BROWSER:-}" = 1 ] || command -v chromium >/dev/null \
+	  || command -v chromium-browser >/dev/null; then exit 0; fi; \
+	if ! command -v apt-get >/dev/null; then \
+	  echo "make test: the browser tests need Chromium; no apt-get here to install it: install it, or set QA_SKIP_BROWSER=1" >&2; exit 1; \
+	elif [ "$$(id -u)" = 0 ]; then \
+	  apt-get update && apt-get install -y --no-install-recommends chromium \
+	  || { echo "make test: apt-get could not install chromium (see above)" >&2; exit 1; }; \
+	elif sudo -n true 2>/dev/null; then \
+	  sudo apt-get update && sudo apt-get install -y --no-install-recommends chromium \
+	  || { echo "make test: apt-get could not install chromium (see above)" >&2; exit 1; }; \
+	else \
+	  echo "make test: the browser tests need Chromium; installing it needs root: sudo apt-get install chromium, or set QA_SKIP_BROWSER=1" >&2; exit 1; \
+	fi
+
+lint: setup-test
 	$(BIN)/ruff check qa tests bench
 	$(BIN)/ruff format --check qa tests bench
 
-types: setup
+types: setup-test
 	$(BIN)/mypy qa
 
-unit: setup
+unit: setup-test
 	$(BIN)/python -m pytest
 
 check: lint types unit
 
-test: check
+test: chromium check
 
 # Benchmarks are not tests: they print a table and write bench/results/*.json (txtai beside us).
 $(VENV)/.bench-installed: pyproject.toml | setup
-	$(BIN)/python -m pip install --quiet "torch==2.13.0" -e ".[bench]"
+	$(BIN)/python -m pip install --quiet "$(TORCH)" -e ".[bench]"
 	touch $@
 
 bench: $(VENV)/.bench-installed

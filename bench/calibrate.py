@@ -41,7 +41,7 @@ def clause_data(asked: list[Asked], passages: int) -> list[tuple[np.ndarray, np.
     for a in asked:
         if not a.question.answerable or not a.retrieval.candidates:
             continue
-        table = clause_table(a.question.question, a.retrieval, a.idf, passages)
+        table = clause_table(a.query, a.retrieval, a.idf, passages)
         labels = []
         for ci, j in table.slots:
             p = a.retrieval.candidates[ci].passage
@@ -90,7 +90,7 @@ def evidence_rows(asked: list[Asked], model: ClauseModel) -> tuple[np.ndarray, n
     for a in asked:
         if not a.retrieval.candidates:
             continue
-        choice = choose_clause(a.question.question, a.retrieval, a.idf, model)
+        choice = choose_clause(a.query, a.retrieval, a.idf, model)
         if choice is None:
             continue
         rows.append(gather_evidence(choice, a.retrieval, a.background).as_row())
@@ -155,7 +155,7 @@ def main() -> None:
     groups = {"same_script": False, "cross_script": True}
     clause_weights, report = {}, {}
     for name, cross in groups.items():
-        members = [a for a in full if is_cross_script(a.question.question, a.retrieval) == cross]
+        members = [a for a in full if is_cross_script(a.query, a.retrieval) == cross]
         clause_weights[name], held_out = fit_clause_model(members, base.passages)
         report[name] = {"questions": len(members), "answer_accuracy_held_out": held_out}
     model = ClauseModel(
@@ -166,11 +166,11 @@ def main() -> None:
     )
     abstainers = {}
     for name, cross in groups.items():
-        members = [a for a in halves if is_cross_script(a.question.question, a.retrieval) == cross]
+        members = [a for a in halves if is_cross_script(a.query, a.retrieval) == cross]
         x, y = evidence_rows(members, model)
         abstainers[name], report[name]["abstention"] = fit_abstainer(x, y)
         report[name]["answer_accuracy_full"] = answer_accuracy(
-            [a for a in full if is_cross_script(a.question.question, a.retrieval) == cross], model
+            [a for a in full if is_cross_script(a.query, a.retrieval) == cross], model
         )
     result = {
         "clause_features": FEATURES,
@@ -192,7 +192,7 @@ def answer_accuracy(asked: list[Asked], model: ClauseModel) -> float:
     for a in asked:
         if not a.question.answerable:
             continue
-        choice = choose_clause(a.question.question, a.retrieval, a.idf, model)
+        choice = choose_clause(a.query, a.retrieval, a.idf, model)
         hits.append(answer_correct(a.question, choice.answer.text if choice else None))
     return float(np.mean(hits)) if hits else 0.0
 

@@ -14,10 +14,12 @@ import numpy as np
 
 from qa.backends import open_pipeline
 from qa.background import background_vectors
+from qa.domain import Query
 from qa.evaluate import EvalQuestion, is_gold, load_eval_file
 from qa.pipeline import Pipeline, PipelineOptions, documents_from_paths
 from qa.retrieve.hybrid import HybridIndex, Retrieval
 from qa.store.base import StoredPassage
+from qa.text.query import parse_query
 
 SEEDS = Path("seeds")
 ARCD = Path("eval/arcd-train.json")
@@ -32,7 +34,7 @@ class Asked:
     question: EvalQuestion
     in_corpus: bool
     retrieval: Retrieval
-    vector: np.ndarray
+    query: Query
     background: float
     gold_rank: int | None
     idf: dict[str, float]
@@ -84,7 +86,8 @@ def ask_all(
     vectors = pipeline.embedder.embed_queries([q.question for q in questions])
     out: list[Asked] = []
     for q, vector in zip(questions, vectors, strict=True):
-        retrieval = index.search(q.question, vector, depth)
+        query = parse_query(q.question, vector)
+        retrieval = index.search(query, depth)
         rank = next(
             (
                 i + 1
@@ -95,6 +98,6 @@ def ask_all(
         )
         in_corpus = bool(owner.get(q.id)) and (keep is None or owner[q.id] in keep)
         bg = float(np.mean(background @ vector))
-        idf = index.idf(retrieval.query_tokens)
-        out.append(Asked(q, in_corpus, retrieval, vector, bg, rank, idf))
+        idf = index.idf(query.tokens)
+        out.append(Asked(q, in_corpus, retrieval, query, bg, rank, idf))
     return out

@@ -38,6 +38,7 @@ from qa.domain import Clause, Document, Passage  # noqa: E402
 from qa.retrieve.live import LiveIndex  # noqa: E402
 from qa.store.base import NewPassage, StoredPassage  # noqa: E402
 from qa.store.catalog import Catalog  # noqa: E402
+from qa.text.query import parse_query  # noqa: E402
 
 DIM = 384
 CATALOG = "catalog.sqlite3"
@@ -79,7 +80,7 @@ def view_timings(folder: Path, catalog: Catalog, loads: int) -> None:
     query = "word123 word4567 word89"
     for label in ("first", "second"):
         started = time.perf_counter()
-        found = live.view.search(query, _unit(rng), 10)
+        found = live.view.search(parse_query(query, _unit(rng)), 10)
         print(
             f"(b) {label} search after load (dense + clauses + BM25): "
             f"{(time.perf_counter() - started) * 1000:.0f} ms, {len(found.candidates)} hits"
@@ -95,7 +96,7 @@ def view_timings(folder: Path, catalog: Catalog, loads: int) -> None:
         took = time.perf_counter() - started
         print(f"    {label} write after load (1 removed, 1 added): {took:.2f}s")
     started = time.perf_counter()
-    found = live.view.search(query, _unit(rng), 10)
+    found = live.view.search(parse_query(query, _unit(rng)), 10)
     took = (time.perf_counter() - started) * 1000
     print(f"(b) search after those writes (BM25 included): {took:.0f} ms")
     print("    snapshot kinds:", live.view.specs)

@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from qa import __version__
 from qa.config import Settings, load_settings
 from qa.errors import InvalidInputError, QAError
 from qa.exit_codes import exit_code
@@ -19,7 +20,6 @@ from qa.exit_codes import exit_code
 app = typer.Typer(
     help="Multilingual question answering over your documents, with sources.",
     no_args_is_help=True,
-    add_completion=False,
     pretty_exceptions_enable=False,
 )
 console = Console()
@@ -45,6 +45,24 @@ Bidi = Annotated[
         "(turn off for terminals that already lay out Arabic).",
     ),
 ]
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"qa {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Multilingual question answering over your documents, with sources."""
 
 
 def _settings(index_dir: Path | None = None, embedder: str | None = None) -> Settings:
@@ -313,7 +331,7 @@ def model_export(
 def main() -> None:
     """Entry point: map every QAError to a one-line message and its exit code."""
     try:
-        app()
+        app(prog_name="qa")  # also under `python -m qa`, so that completion is keyed to `qa`
     except QAError as error:
         err.print(f"error: {error}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(exit_code(error))

@@ -16,14 +16,15 @@ from qa.answer.extractive import ClauseModel, choose_clause, is_cross_script
 from qa.answer.reader import SpanReader, narrow
 from qa.background import background_vectors
 from qa.choices import EmbedPrecision, IndexingEngine, QueryEngine, VectorStore
-from qa.domain import AskResult, Document, DocumentInfo, Hit, Passage
+from qa.domain import AskResult, Document, DocumentInfo, Hit, Passage, Query
 from qa.embed.base import Embedder
 from qa.errors import IndexNotReadyError, InvalidInputError, NotFoundError
-from qa.retrieve.hybrid import HybridIndex, Retrieval
-from qa.retrieve.view import LiveView
+from qa.retrieve.hybrid import Retrieval
+from qa.retrieve.view import LiveView, SearchView
 from qa.store.base import NewPassage, Store
 from qa.store.manifest import Manifest
 from qa.text.chunk import ChunkingConfig, chunk_document, with_title
+from qa.text.query import parse_query
 
 EMBED_GROUP_TEXTS = 256  # passages + clauses embedded in one call while indexing in bulk
 
@@ -122,7 +123,7 @@ class Pipeline:
         self._record_index_kind()
 
     @property
-    def _index(self) -> HybridIndex:
+    def _index(self) -> SearchView:
         return self._live.view
 
     def _record_index_kind(self) -> None:
@@ -279,17 +280,18 @@ class Pipeline:
 
     def _retrieve(
         self, text: str, top_k: int, filters: Mapping[str, Any] | None, timings: Timings
-    ) -> tuple[Retrieval, np.ndarray]:
+    ) -> tuple[Retrieval, Query]:
+        """The question read once into a Query (terms, script, answer type, vector), searched."""
         self.refresh()
         if not self.ready:
             raise IndexNotReadyError("the index is empty: add documents first (`qa index PATH`)")
         started = time.perf_counter()
-        vector = self.embedder.embed_queries([text])[0]
+        query = parse_query(text, self.embedder.embed_queries([text])[0])
         timings.embed = time.perf_counter() - started
         started = time.perf_counter()
-        retrieval = self._index.search(text, vector, top_k, filters)
+        retrieval = self._index.search(query, top_k, filters)
         timings.search = time.perf_counter() - started
-        return retrieval, vector
+        return retrieval, query
 
     def search(
         self, query: str, top_k: int = 10, filters: Mapping[str, Any] | None = None
@@ -312,15 +314,15 @@ class Pipeline:
         timings = timings or Timings()
         question = self._check_query(question, top_k)
         depth = max(top_k, self._clause_model.passages)
-        retrieval, vector = self._retrieve(question, depth, filters, timings)
+        retrieval, query = self._retrieve(question, depth, filters, timings)
         started = time.perf_counter()
-        idf = self._index.idf(retrieval.query_tokens)
-        choice = choose_clause(question, retrieval, idf, self._clause_model)
+        idf = self._index.idf(query.tokens)
+        choice = choose_clause(query, retrieval, idf, self._clause_model)
         answer, confidence = None, None
         if choice is not None:
-            background = float(np.mean(self._background @ vector))
+            background = float(np.mean(self._background @ query.vector))
             evidence = gather_evidence(choice, retrieval, background)
-            cross = is_cross_script(question, retrieval)
+            cross = is_cross_script(query, retrieval)
             confidence = self._abstainer.probability(evidence, cross)
             if confidence >= self._abstainer.cut(cross):
                 answer = replace(choice.answer, score=confidence)

@@ -10,32 +10,8 @@ import pytest
 from qa.backends import open_pipeline
 from qa.domain import Document
 from qa.errors import IndexMismatchError, InvalidInputError, NotFoundError
-from qa.evaluate import answer_correct, is_gold, load_eval_file
-from qa.pipeline import Pipeline, PipelineOptions, documents_from_paths
+from qa.pipeline import Pipeline, PipelineOptions
 from qa.text.chunk import ChunkingConfig, with_title
-from tests.conftest import EVAL, SEEDS
-
-SEED_QUESTIONS = load_eval_file(EVAL / "seed_questions.jsonl", documents_from_paths([SEEDS]))
-
-
-def test_seed_questions(seed_pipeline: Pipeline) -> None:
-    """The seed questions (English, Arabic, French) against the seed article.
-
-    The issue's bar is every answerable question right, which is not reached: this guards
-    what is (8/10 gold passages first, 6/10 answers right; seed-03, 05, 08 and 10 pick a
-    neighbouring clause or passage) so that a change that loses ground fails here.
-    """
-    first, right = 0, 0
-    for question in SEED_QUESTIONS.questions:
-        result = seed_pipeline.ask(question.question)
-        if not question.answerable:
-            assert result.answer is None, question.question
-            continue
-        assert any(is_gold(h.passage.text, question.gold_texts) for h in result.hits[:2])
-        first += is_gold(result.hits[0].passage.text, question.gold_texts)
-        right += answer_correct(question, result.answer.text if result.answer else None)
-    assert first >= 8
-    assert right >= 6
 
 
 def test_answer_offsets_point_into_the_returned_source(seed_pipeline: Pipeline) -> None:

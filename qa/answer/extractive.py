@@ -14,10 +14,10 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from qa.answer.qtype import has_number, wants_number
-from qa.domain import Answer, Passage
+from qa.domain import Answer, Passage, Query
 from qa.retrieve.hybrid import Retrieval
 from qa.text.normalize import script_of, tokens
+from qa.text.qtype import has_number
 
 FEATURES = (
     "clause_cos",  # cosine(question, clause)
@@ -77,11 +77,11 @@ class ClauseModel:
         return self.cross_script if cross_script else self.same_script
 
 
-def is_cross_script(question: str, retrieval: Retrieval) -> bool:
+def is_cross_script(query: Query, retrieval: Retrieval) -> bool:
     """True when the question is written in another script than the best passage."""
     if not retrieval.candidates:
         return False
-    return script_of(question) != script_of(retrieval.candidates[0].passage.text)
+    return query.script != script_of(retrieval.candidates[0].passage.text)
 
 
 @dataclass(frozen=True)
@@ -116,11 +116,11 @@ def term_overlap(
 
 
 def clause_table(
-    question: str, retrieval: Retrieval, idf: Mapping[str, float], passages: int
+    query: Query, retrieval: Retrieval, idf: Mapping[str, float], passages: int
 ) -> ClauseTable:
     """Feature rows for every clause of the top passages."""
-    numeric = wants_number(question)
-    query_terms = set(retrieval.query_tokens)
+    numeric = query.wants_number
+    query_terms = set(query.tokens)
     lexical = retrieval.lexical_weight
     slots: list[tuple[int, int]] = []
     rows: list[list[float]] = []
@@ -130,7 +130,7 @@ def clause_table(
         passage = candidate.passage
         cos = candidate.clause_scores
         clause_tokens = [tokens(passage.text[u.start : u.end]) for u in passage.clauses]
-        overlaps = [term_overlap(retrieval.query_tokens, t, idf) * lexical for t in clause_tokens]
+        overlaps = [term_overlap(query.tokens, t, idf) * lexical for t in clause_tokens]
         best = float(cos.max()) if len(cos) else 0.0
         for j, clause in enumerate(passage.clauses):
             terms = clause_tokens[j]
@@ -175,13 +175,13 @@ def grow(passage: Passage, j: int, scores: Sequence[float], max_words: int) -> t
 
 
 def choose_clause(
-    question: str, retrieval: Retrieval, idf: Mapping[str, float], model: ClauseModel
+    query: Query, retrieval: Retrieval, idf: Mapping[str, float], model: ClauseModel
 ) -> ClauseChoice | None:
     """The best answer span of the top passages, or None when there is no clause at all."""
-    table = clause_table(question, retrieval, idf, model.passages)
+    table = clause_table(query, retrieval, idf, model.passages)
     if not table.slots:
         return None
-    weights = model.weights(is_cross_script(question, retrieval))
+    weights = model.weights(is_cross_script(query, retrieval))
     scores = table.features @ np.asarray(weights, dtype=np.float64)
     k = int(np.argmax(scores))
     ci, j = table.slots[k]

@@ -7,10 +7,12 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
+from fastapi_offline import FastAPIOffline
 
 from qa import __version__
 from qa.api.errors import install_error_handlers
 from qa.api.mcp import install_mcp
+from qa.api.openapi import install_openapi
 from qa.api.operations import install_operations
 from qa.api.routes import ops, router
 from qa.api.web import web_router
@@ -32,7 +34,9 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
         if app.state.pipeline is not None and pipeline is None:
             app.state.pipeline.close()
 
-    app = FastAPI(
+    # /docs and /redoc with Swagger UI and ReDoc served from the installed package: FastAPI's
+    # own pages load them from cdn.jsdelivr.net and stay blank on a machine without internet.
+    app = FastAPIOffline(
         title="qa: multilingual question answering",
         version=__version__,
         description="Answers copied verbatim from your documents, with offsets and sources.",
@@ -45,5 +49,6 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
     app.include_router(router)
     app.include_router(ops)
     app.include_router(web_router)
+    install_openapi(app, settings)
     mcp_running = install_mcp(app, settings)
     return app

@@ -6,7 +6,7 @@ import json
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
@@ -34,6 +34,12 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorResponse} for status in (404, 413, 415, 422, 503)
 }
 router = APIRouter(prefix="/v1", responses=ERRORS)
+
+# Bounds on every path and query parameter, so that out-of-range values get a 422: an offset
+# past SQLite's 64-bit integers was a 500 (schemathesis). Ids are at most 512 characters, as
+# DocumentIn.id; a billion documents is beyond any one index.
+DocumentId = Annotated[str, Path(min_length=1, max_length=512)]
+MAX_OFFSET = 1_000_000_000
 
 
 @router.post("/ask", response_model=AskResponse, tags=["questions"])
@@ -145,7 +151,7 @@ async def _uploaded_documents(request: Request, limit: int) -> list[Document]:
     tags=["documents"],
 )
 def replace_document(
-    document_id: str, body: DocumentIn, pipeline: PipelineDep
+    document_id: DocumentId, body: DocumentIn, pipeline: PipelineDep
 ) -> AddDocumentsResponse:
     """Create or replace the document with this id."""
     if body.id is not None and body.id != document_id:
@@ -162,7 +168,7 @@ def replace_document(
 @router.get("/documents", response_model=DocumentList, tags=["documents"])
 def list_documents(
     pipeline: PipelineDep,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> DocumentList:
     """A page of indexed documents, ordered by id."""
@@ -174,14 +180,14 @@ def list_documents(
 
 
 @router.get("/documents/{document_id}", response_model=DocumentDetail, tags=["documents"])
-def get_document(document_id: str, pipeline: PipelineDep) -> DocumentDetail:
+def get_document(document_id: DocumentId, pipeline: PipelineDep) -> DocumentDetail:
     """One document with its full text."""
     info, text = pipeline.get_document(document_id)
     return DocumentDetail(**document_summary(info).model_dump(), text=text)
 
 
 @router.delete("/documents/{document_id}", status_code=204, tags=["documents"])
-def delete_document(document_id: str, pipeline: PipelineDep) -> Response:
+def delete_document(document_id: DocumentId, pipeline: PipelineDep) -> Response:
     """Delete a document and its passages."""
     pipeline.delete_document(document_id)
     return Response(status_code=204)

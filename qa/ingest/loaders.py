@@ -1,16 +1,23 @@
-"""Read .txt, .md, .html, .pdf, .docx and .jsonl into Documents, one registry of readers."""
+"""Read .txt, .md, .html, .pdf, .docx and .jsonl into Documents, one registry of readers.
+
+Plain text keeps its exact characters. Structured formats are rendered to plain text (no
+markup; table rows as "header: value" lines) with their structure kept as the Document's
+regions, and Arabic presentation forms folded to letters (qa.ingest.structured.assemble).
+"""
 
 from __future__ import annotations
 
 import io
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from qa.domain import Document
 from qa.errors import InvalidInputError, PayloadTooLargeError, UnsupportedFormatError
+from qa.ingest.structured import Piece, structured_document
 
 Reader = Callable[[bytes, str], list[Document]]
 
@@ -41,57 +48,89 @@ def _single(text: str, name: str, title: str = "") -> list[Document]:
 
 
 def read_text(data: bytes, name: str) -> list[Document]:
-    """Plain text and Markdown: the text as it is (offsets refer to the file)."""
+    """Plain text: the text as it is (offsets refer to the file)."""
     return _single(_decode(data, name), name)
 
 
+def _structured(pieces: Sequence[Piece], name: str, title: str) -> list[Document]:
+    document = structured_document(pieces, doc_id_for(name), name, title)
+    if document is None:
+        raise InvalidInputError(f"{name}: the document is empty")
+    return [document]
+
+
+def read_markdown(data: bytes, name: str) -> list[Document]:
+    """Markdown: its text without marks; headings, list items and table rows kept as such."""
+    from qa.ingest.markdown import markdown_pieces
+
+    return _structured(markdown_pieces(_decode(data, name)).items, name, "")
+
+
 def read_html(data: bytes, name: str) -> list[Document]:
-    """HTML: visible text, block elements separated by blank lines; <title> is the title."""
+    """HTML: visible text in document order, with headings, lists and tables; <title> titles."""
     from bs4 import BeautifulSoup
 
+    from qa.ingest.html import html_pieces
+
     soup = BeautifulSoup(_decode(data, name), "html.parser")
-    for tag in soup(["script", "style", "noscript", "template"]):
-        tag.decompose()
     title = soup.title.get_text(" ", strip=True) if soup.title else ""
-    if soup.title:
-        soup.title.decompose()
-    blocks = [
-        " ".join(el.get_text(" ", strip=True).split())
-        for el in soup.find_all(["h1", "h2", "h3", "h4", "h5", "h6", "p", "li", "pre", "td"])
-        if not el.find(["p", "li", "td"])
-    ]
-    text = "\n\n".join(b for b in blocks if b) or soup.get_text("\n", strip=True)
-    return _single(text, name, title)
+    return _structured(html_pieces(soup).items, name, title)
 
 
 def read_pdf(data: bytes, name: str) -> list[Document]:
-    """PDF: the text layer of each page, pages separated by blank lines."""
+    """PDF: paragraphs in reading order, headings by type size, each passage's page kept."""
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
 
+    from qa.ingest import pdf
+
     try:
         reader = PdfReader(io.BytesIO(data))
-        pages = [page.extract_text() or "" for page in reader.pages]
+        metadata: Any = reader.metadata or {}
+        title = str(metadata.get("/Title") or "")
+        page_count = len(reader.pages)
     except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
         raise InvalidInputError(f"{name}: not a readable PDF ({exc})") from exc
-    metadata: Any = reader.metadata or {}
-    title = str(metadata.get("/Title") or "")
-    return _single("\n\n".join(p.strip() for p in pages if p.strip()), name, title)
+    pages, heights, images = pdf.pdf_boxes(data, name)
+    if page_count and not any(pages):
+        return _scanned_pdf(data, name, title, images)
+    found = pdf.paragraphs(pdf.remove_furniture(pages, heights, title))
+    return _structured(pdf.pieces_from_paragraphs(found), name, title)
+
+
+def _scanned_pdf(data: bytes, name: str, title: str, images: bool) -> list[Document]:
+    """A PDF without a text layer: its pictures read by Tesseract if installed, else refused."""
+    from qa.ingest import ocr
+
+    binary = ocr.tesseract()
+    if binary is not None and images:
+        pieces = ocr.ocr_pieces(data, binary)
+        document = structured_document(pieces, doc_id_for(name), name, title)
+        if document is not None:
+            return [replace(document, metadata={**document.metadata, "ocr": "tesseract"})]
+    raise InvalidInputError(
+        f"{name}: the PDF has no text layer"
+        + (" (its pages are images: a scan?)" if images else "")
+        + "; install Tesseract (Debian: tesseract-ocr tesseract-ocr-ara) to read it, or OCR "
+        "it first (for example `ocrmypdf -l ara+eng in.pdf out.pdf`) and index the result"
+    )
 
 
 def read_docx(data: bytes, name: str) -> list[Document]:
-    """Word .docx: its paragraphs, separated by blank lines."""
+    """Word .docx: paragraphs and tables in document order; headings and lists by style."""
 
     import docx
+
+    from qa.ingest.word import docx_pieces
 
     _check_archive(data, name)
     try:
         document = docx.Document(io.BytesIO(data))
+        pieces = docx_pieces(document)
     except Exception as exc:  # python-docx raises many kinds on malformed parts: all the caller's
         raise InvalidInputError(f"{name}: not a readable .docx file ({exc})") from exc
-    paragraphs = [p.text.strip() for p in document.paragraphs if p.text.strip()]
     title = document.core_properties.title or ""
-    return _single("\n\n".join(paragraphs), name, title)
+    return _structured(pieces.items, name, title)
 
 
 MAX_ARCHIVE_BYTES = 256 * 1024 * 1024  # uncompressed size of all members of a .docx
@@ -154,8 +193,8 @@ def document_from_mapping(item: Any, where: str, default_id: str) -> Document:
 
 READERS: dict[str, Reader] = {
     ".txt": read_text,
-    ".md": read_text,
-    ".markdown": read_text,
+    ".md": read_markdown,
+    ".markdown": read_markdown,
     ".html": read_html,
     ".htm": read_html,
     ".pdf": read_pdf,

@@ -3,38 +3,25 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
-from qa.domain import Passage
+from qa.domain import Passage, Query
 from qa.retrieve.fusion import Floats, fuse, lexical_weight
 from qa.retrieve.lexical import LexicalIndex, idf_table
 from qa.retrieve.passages import PassageTable
 from qa.store.base import CLAUSE_SLOTS, StoredPassage
 from qa.store.mapped import MappedIndex
 from qa.store.snapshot import Snapshot, SnapshotData
-from qa.store.vectors import FaissIndex, Ids, IndexSpec, Matrix, VectorIndex, choose_spec
+from qa.store.vectors import FaissIndex, Ids, IndexSpec, Matrix, choose_spec
 from qa.text.chunk import with_title
 from qa.text.normalize import tokens
 
 CANDIDATES = 50
 WEIGHTS = {"dense": 1.0, "clause": 0.5, "lexical": 0.7}
-
-
-class ViewIndex(VectorIndex, Protocol):
-    """A vector index the view can also read vectors back from, and name the kind of."""
-
-    spec: IndexSpec
-
-    def reconstruct(self, ids: Ids) -> Matrix:
-        """The stored vectors of these ids."""
-        ...
-
-
-IndexFactory = Callable[[int, IndexSpec], ViewIndex]
 
 
 @dataclass(frozen=True)
@@ -54,7 +41,6 @@ class Retrieval:
     """Ranked candidates plus what the query looked like to the index."""
 
     candidates: list[Candidate]
-    query_tokens: list[str]
     lexical_weight: float
 
 
@@ -62,21 +48,19 @@ class HybridIndex:
     """Searchable in-memory view at one catalogue generation.
 
     Changes (`apply`) and searches are serialised by one lock, so a search sees every passage
-    of a document or none of them. Vectors live only in the vector indexes (read back by id
-    for scoring): FAISS by default, or others (Milvus) built by the given factories.
+    of a document or none of them. Vectors live only in the FAISS indexes (read back by id
+    for scoring). The Milvus store searches in Milvus instead (qa/retrieve/milvus_search.py).
     """
 
     def __init__(
         self,
         dim: int,
         passage_spec: IndexSpec | None = None,
-        make_index: IndexFactory = FaissIndex,
-        make_clause_index: IndexFactory | None = None,
     ) -> None:
         self.dim = dim
         self._passages = PassageTable()  # with the clause-vector count of each
-        self._dense: ViewIndex = make_index(dim, passage_spec or IndexSpec())
-        self._clauses: ViewIndex = (make_clause_index or make_index)(dim, IndexSpec(fp16=True))
+        self._dense = FaissIndex(dim, passage_spec or IndexSpec())
+        self._clauses = FaissIndex(dim, IndexSpec(fp16=True))
         self._lexical = LexicalIndex()
         self._lock = threading.Lock()  # searches, and the moment a change is made
         self._write_lock = threading.Lock()  # changes and snapshots, one at a time
@@ -155,9 +139,7 @@ class HybridIndex:
     def _grow(self) -> None:
         """Switch a vector index to IVF once it outgrows exact search (a one-off rebuild)."""
         for name in ("_dense", "_clauses"):
-            index = getattr(self, name)
-            if not isinstance(index, FaissIndex):  # other backends choose their own kind
-                continue
+            index: FaissIndex = getattr(self, name)
             spec = choose_spec(len(index), fp16=index.spec.fp16)
             if index.spec.kind == "flat" and spec.kind != "flat":
                 ids, vectors = index.all_vectors()
@@ -175,8 +157,6 @@ class HybridIndex:
         """
         with self._write_lock:
             dense, clauses = self._dense, self._clauses
-            if not isinstance(dense, FaissIndex) or not isinstance(clauses, FaissIndex):
-                raise TypeError("only a FAISS-backed view can be snapshotted")
             passages, postings = self._passages.compacted(), self._lexical.merged()
             dense_bytes, clause_bytes = dense.serialize(), clauses.serialize()
             with self._lock:
@@ -210,20 +190,20 @@ class HybridIndex:
         return idf_table({t: df.get(t, 0) for t in terms}, len(self._passages))
 
     def search(
-        self, query: str, vector: Matrix, top_k: int, filters: Mapping[str, Any] | None = None
+        self, query: Query, top_k: int, filters: Mapping[str, Any] | None = None
     ) -> Retrieval:
         """The top_k passages for a question, with the signals behind each score."""
-        query_tokens = tokens(query)
+        vector = query.vector
         with self._lock:
             if not len(self._passages):
-                return Retrieval([], query_tokens, 0.0)
-            weight = lexical_weight(query_tokens, self._lexical.document_frequency)
-            bm25 = self._lexical.scores(query_tokens) if weight > 0 else {}
+                return Retrieval([], 0.0)
+            weight = lexical_weight(query.tokens, self._lexical.document_frequency)
+            bm25 = self._lexical.scores(query.tokens) if weight > 0 else {}
             rids = self._candidate_rids(bm25, vector, filters, top_k)
             if not rids:
-                return Retrieval([], query_tokens, weight)
+                return Retrieval([], weight)
             candidates = self._score(rids, bm25, vector, weight, top_k)
-        return Retrieval(candidates, query_tokens, weight)
+        return Retrieval(candidates, weight)
 
     def _candidate_rids(
         self,

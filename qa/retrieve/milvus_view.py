@@ -1,48 +1,33 @@
-"""The Milvus path's live search view: reloaded whole when the shared change token moves.
+"""The Milvus path's search view: nothing to load, nothing to reload.
 
-With QA_VECTOR_STORE=milvus there is no SQLite change log and no snapshot on disk: replicas
-are stateless. Each keeps a HybridIndex whose passage and clause searches run in Milvus
-(text, BM25 and re-scoring vectors in memory) and rebuilds it from Milvus when the
-catalogue's change token, written by every writer, differs from the one it was built at.
+With QA_VECTOR_STORE=milvus every search runs in Milvus (qa/retrieve/milvus_search.py), so a
+replica holds no passage, vector or BM25 posting: its memory and start-up do not grow with the
+corpus, and a write by any replica is visible to the next search of every other one.
 """
 
 from __future__ import annotations
 
-import threading
 from typing import TYPE_CHECKING
 
-from qa.retrieve.hybrid import HybridIndex
+from qa.retrieve.milvus_search import MilvusSearch
 
 if TYPE_CHECKING:
     from qa.store.milvus_catalog import MilvusCatalog
 
 
 class MilvusView:
-    """Owns the current Milvus-backed HybridIndex; the counterpart of LiveIndex."""
+    """Owns the Milvus search; the counterpart of LiveIndex."""
 
     def __init__(self, catalog: MilvusCatalog, dim: int) -> None:
         self.catalog = catalog
         self.dim = dim
-        self._lock = threading.Lock()  # one reload at a time in this process
-        self._version = -1
-        self.view = self._empty()
-        self.refresh(force=True)
-
-    def _empty(self) -> HybridIndex:
-        return HybridIndex(self.dim, None, self.catalog.dense_view, self.catalog.clause_view)
+        self.view = MilvusSearch(catalog, dim)
 
     def refresh(self, force: bool = False) -> None:
-        """Reload the view when any replica has written since it was built."""
-        version = self.catalog.data_version()
-        if not force and version == self._version:
-            return
-        with self._lock:
-            if not force and version == self._version:
-                return
-            view = self._empty()
-            view.add(self.catalog.passages())
-            self.view = view
-            self._version = version
+        """After a write here, read the passage count again (searches are always current)."""
+        if force:
+            self.view.forget_count()
 
     def close(self) -> None:
-        """Nothing to leave behind: Milvus holds everything."""
+        """Stop the search threads (Milvus holds everything)."""
+        self.view.close()

@@ -1,11 +1,11 @@
-"""Vector search on a Milvus server or cluster (or milvus-lite in-process): the scale-out backend.
+"""Milvus connection helpers, and a VectorIndex over one Milvus collection.
 
-`MilvusIndex` implements the VectorIndex protocol over one collection. It either owns its rows
-(add inserts, remove deletes) or is a view of rows another writer keeps in Milvus, such as the
-Milvus catalogue: then add and remove only decide which ids this view may return, and search is
-Milvus's. Either way it keeps the vectors it was given in memory, so that the hybrid view can
-read them back by id to re-score candidates without a round trip. pymilvus is imported only
-here and in the Milvus catalogue.
+`connect`, `vector_schema`, `ensure_collection` and `iterate` serve the Milvus catalogue
+(qa/store/milvus_catalog.py), where Milvus mode keeps and searches everything. `MilvusIndex`
+implements the VectorIndex protocol over a collection it owns (add inserts, remove deletes,
+search is Milvus's), keeping the vectors it was given in memory so that `reconstruct` needs no
+round trip; Milvus mode's search does not use it (it would hold every vector in the replica).
+pymilvus is imported only here and in the Milvus catalogue.
 """
 
 from __future__ import annotations
@@ -23,41 +23,50 @@ MAX_RESULTS = 16384  # Milvus caps limit (and offset + limit) at this
 SPEC = IndexSpec(kind="milvus-flat")  # what the manifest records for Milvus-held vectors
 
 
+def _pymilvus() -> Any:
+    """The pymilvus module, or a ConfigError saying which extra installs it."""
+    try:
+        import pymilvus
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        raise ConfigError("the Milvus backend needs pymilvus: pip install 'qa[milvus]'") from exc
+    return pymilvus
+
+
 def connect(uri: str | None, token: str | None = None) -> Any:
     """A MilvusClient for a server URI (http://host:19530) or a milvus-lite file (*.db)."""
     if not uri:
         raise ConfigError("QA_VECTOR_STORE=milvus needs QA_MILVUS_URI (http://host:19530 or *.db)")
+    client_class = _pymilvus().MilvusClient
     try:
-        from pymilvus import MilvusClient
-    except ImportError as exc:  # pragma: no cover - depends on the install
-        raise ConfigError("the Milvus backend needs pymilvus: pip install 'qa[milvus]'") from exc
-    try:
-        return MilvusClient(uri=uri, token=token or "")
+        return client_class(uri=uri, token=token or "")
     except Exception as exc:  # pymilvus raises its own tree, and grpc/OS errors
         raise ConfigError(f"cannot connect to Milvus at {uri!r}: {exc}") from exc
 
 
 def vector_schema(client: Any, pk: str, dim: int, **fields: tuple[str, dict[str, Any]]) -> Any:
     """A collection schema: an int64 or varchar key, extra scalar fields, one float vector."""
-    from pymilvus import DataType
-
+    data_type = _pymilvus().DataType
     schema = client.create_schema(auto_id=False, enable_dynamic_field=False)
     if pk in fields:
         kind, extra = fields.pop(pk)
-        schema.add_field(pk, getattr(DataType, kind), is_primary=True, **extra)
+        schema.add_field(pk, getattr(data_type, kind), is_primary=True, **extra)
     else:
-        schema.add_field(pk, DataType.INT64, is_primary=True)
+        schema.add_field(pk, data_type.INT64, is_primary=True)
     for name, (kind, extra) in fields.items():
-        schema.add_field(name, getattr(DataType, kind), **extra)
-    schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
+        schema.add_field(name, getattr(data_type, kind), **extra)
+    schema.add_field("vector", data_type.FLOAT_VECTOR, dim=dim)
     return schema
 
 
-def ensure_collection(client: Any, name: str, schema: Any, index_type: str = "FLAT") -> None:
-    """Create (inner-product index, strong consistency) and load a collection if missing."""
+def ensure_collection(
+    client: Any, name: str, schema: Any, index_type: str = "FLAT", sparse: str | None = None
+) -> None:
+    """Create (inner-product indexes, strong consistency) and load a collection if missing."""
     if not client.has_collection(name):
         params = client.prepare_index_params()
         params.add_index("vector", index_type=index_type, metric_type="IP")
+        if sparse is not None:
+            params.add_index(sparse, index_type="SPARSE_INVERTED_INDEX", metric_type="IP")
         client.create_collection(
             name, schema=schema, index_params=params, consistency_level="Strong"
         )
@@ -92,31 +101,25 @@ class MilvusIndex:
         collection: str,
         dim: int,
         pk: str = "id",
-        owned: bool = True,
         index_type: str = "FLAT",
     ) -> None:
         self._client = client
         self._collection = collection
         self._pk = pk
-        self._owned = owned
         self.dim = dim
         self.spec = SPEC
         self._vectors: dict[int, Matrix] = {}  # the visible ids and their vectors
-        if owned:
-            ensure_collection(client, collection, vector_schema(client, pk, dim), index_type)
-            for row in iterate(client, collection, "", [pk, "vector"]):
-                self._vectors[int(row[pk])] = np.asarray(row["vector"], np.float32)
+        ensure_collection(client, collection, vector_schema(client, pk, dim), index_type)
+        for row in iterate(client, collection, "", [pk, "vector"]):
+            self._vectors[int(row[pk])] = np.asarray(row["vector"], np.float32)
 
     def add(self, ids: Ids, vectors: Matrix) -> None:
         if not len(ids):
             return
         matrix = np.asarray(vectors, np.float32).reshape(len(ids), self.dim)
-        if self._owned:
-            rows = [
-                {self._pk: int(i), "vector": v.tolist()} for i, v in zip(ids, matrix, strict=True)
-            ]
-            for start in range(0, len(rows), BATCH):
-                self._client.upsert(self._collection, rows[start : start + BATCH])
+        rows = [{self._pk: int(i), "vector": v.tolist()} for i, v in zip(ids, matrix, strict=True)]
+        for start in range(0, len(rows), BATCH):
+            self._client.upsert(self._collection, rows[start : start + BATCH])
         for i, v in zip(ids, matrix, strict=True):
             self._vectors[int(i)] = v.copy()
 
@@ -124,9 +127,8 @@ class MilvusIndex:
         known = [int(i) for i in ids if int(i) in self._vectors]
         if not known:
             return
-        if self._owned:
-            for start in range(0, len(known), BATCH):
-                self._client.delete(self._collection, ids=known[start : start + BATCH])
+        for start in range(0, len(known), BATCH):
+            self._client.delete(self._collection, ids=known[start : start + BATCH])
         for i in known:
             del self._vectors[i]
 

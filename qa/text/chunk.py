@@ -5,9 +5,11 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from qa.domain import Clause, Document, Passage
 from qa.text.split import blocks, clauses, windows
+from qa.text.structure import page_range, region_blocks
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,8 @@ def chunk_document(
     out: list[Passage] = []
     text = document.text
     fixed = count_tokens("")
-    for block in blocks(text):
+    parts = region_blocks(text, document.regions) if document.regions else blocks(text)
+    for block in parts:
         body = text[block.start : block.end]
         title = block.heading or document.title
         limit = config.max_tokens
@@ -77,8 +80,19 @@ def chunk_document(
                     title=title,
                     start=start,
                     end=end,
-                    metadata=dict(document.metadata),
+                    metadata=_metadata(document, start, end),
                     clauses=tuple(Clause(c.start, c.end) for c in clause_spans),
                 )
             )
     return out
+
+
+def _metadata(document: Document, start: int, end: int) -> dict[str, Any]:
+    """The document's metadata, with the page (and last page, if another) of a paged source."""
+    metadata = dict(document.metadata)
+    if document.pages:
+        first, last = page_range(document.pages, start, end)
+        metadata["page"] = first
+        if last != first:
+            metadata["last_page"] = last
+    return metadata

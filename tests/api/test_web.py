@@ -58,3 +58,17 @@ def test_the_page_references_only_its_own_files() -> None:
 def test_page_is_not_in_the_api_schema(client: TestClient) -> None:
     paths = client.get("/openapi.json").json()["paths"]
     assert "/" not in paths and not any(p.startswith("/static") for p in paths)
+
+
+@pytest.mark.parametrize("page", ["/docs", "/redoc"])
+def test_api_docs_load_their_assets_from_the_service(client: TestClient, page: str) -> None:
+    response = client.get(page)
+    assert response.status_code == 200
+    urls = re.findall(r"""(?:src|href|url)\s*[=:]\s*['"]([^'"]+)['"]""", response.text)
+    assets = [u for u in urls if u.endswith((".js", ".css", ".png"))]
+    assert assets, "the docs page names its script and stylesheet"
+    for url in [*urls, *assets]:
+        assert url.startswith("/"), f"{page} loads {url} from elsewhere"
+    for url in assets:
+        asset = client.get(url)
+        assert asset.status_code == 200 and len(asset.content) > 1000, url

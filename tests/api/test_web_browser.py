@@ -310,3 +310,39 @@ def test_screenshots_and_no_sideways_scrolling(
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         view.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
     assert (SCREENSHOTS / f"{name}.png").stat().st_size > 10_000
+
+
+def test_api_docs_render_with_the_network_blocked(browser: Any, server: str) -> None:
+    # An air-gapped machine: every request that leaves the service is refused.
+    context = browser.new_context(viewport=DESKTOP)
+    blocked: list[str] = []
+
+    def local_only(route: Any) -> None:
+        if route.request.url.startswith(server + "/"):
+            route.continue_()
+        else:
+            blocked.append(route.request.url)
+            route.abort()
+
+    try:
+        context.route("**/*", local_only)
+        page = context.new_page()
+        page.set_default_timeout(60_000)
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(server + "/docs")
+        page.locator(".opblock").first.wait_for()
+        paths = page.locator(".opblock-summary-path").evaluate_all(
+            "els => els.map(e => e.dataset.path)"
+        )
+        assert {"/v1/ask", "/v1/search", "/v1/documents", "/readyz"} <= set(paths)
+        page.locator(".opblock-summary", has_text="/v1/ask").first.click()
+        request_body = page.locator(".opblock-section-request-body").first
+        request_body.wait_for()
+        assert "application/json" in request_body.text_content()
+        assert '"question"' in page.locator(".body-param__example").first.text_content()
+        assert page.title().endswith("Swagger UI")
+    finally:
+        context.close()
+    assert not blocked, f"/docs fetched from elsewhere: {blocked}"
+    assert not errors, f"script errors on /docs: {errors}"

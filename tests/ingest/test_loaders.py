@@ -36,13 +36,18 @@ def minimal_pdf(lines: list[str]) -> bytes:
     return out.getvalue()
 
 
-def test_text_and_markdown_keep_text_exactly() -> None:
-    raw = "عنوان\n\nفقرة أولى.\r\nسطر"
+def test_text_keeps_text_exactly() -> None:
+    raw = "عنوان\n\nفقرة أولى.\r\nسطر ﻋﻤﺮان"
     [doc] = load_bytes(raw.encode("utf-8"), "notes/a.txt")
-    assert doc.text == "عنوان\n\nفقرة أولى.\nسطر"
+    assert doc.text == "عنوان\n\nفقرة أولى.\nسطر ﻋﻤﺮان"
     assert doc.id == "notes_a"
-    [md] = load_bytes(b"# Title\n\nBody text.", "readme.md")
-    assert md.text == "# Title\n\nBody text."
+    assert doc.regions == () and doc.pages == ()
+
+
+def test_markdown_is_rendered_with_its_structure() -> None:
+    [md] = load_bytes(b"# Title\n\nBody **bold** [link](http://x) text.", "readme.md")
+    assert md.text == "Title\n\nBody bold link text."
+    assert [(r.role, r.level) for r in md.regions] == [("heading", 1), ("paragraph", 0)]
 
 
 def test_html_extracts_visible_blocks() -> None:
@@ -54,6 +59,7 @@ def test_html_extracts_visible_blocks() -> None:
     [doc] = load_bytes(html.encode(), "page.html")
     assert doc.title == "Page"
     assert doc.text == "Heading\n\nFirst bold para.\n\nSecond."
+    assert [r.role for r in doc.regions] == ["heading", "paragraph", "paragraph"]
 
 
 def test_pdf_text_layer() -> None:

@@ -25,6 +25,7 @@ from qa.store.snapshot import (
     write_snapshot,
 )
 from qa.store.vectors import FaissIndex
+from qa.text.query import parse_query
 
 
 def _docs(n: int, start: int = 0) -> list[Document]:
@@ -234,7 +235,7 @@ def test_searches_go_on_while_a_snapshot_is_taken_and_writes_wait(
     question = rng.standard_normal(8).astype(np.float32)
     search = threading.Thread(
         target=lambda: found.extend(
-            c.passage.id for c in view.search("gauge river", question, 5).candidates
+            c.passage.id for c in view.search(parse_query("gauge river", question), 5).candidates
         )
     )
     search.start()

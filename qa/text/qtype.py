@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from qa.text.normalize import normalize
 
@@ -14,15 +15,20 @@ _NUMERIC = re.compile(
     r"cuando|cuantos|cuanto)(\s|$|\?|؟)"
 )
 _DIGIT = re.compile(r"\d")
+# Whole words only (an optional و before): as bare substrings "اب" (Aug.) matched
+# كتاب and الإرهاب, and "مارس" matched ممارسة.
 _MONTHS = re.compile(
-    r"(يناير|فبراير|مارس|ابريل|مايو|يونيو|يوليو|اغسطس|سبتمبر|اكتوبر|نوفمبر|ديسمبر|"
-    r"كانون|شباط|اذار|نيسان|ايار|حزيران|تموز|اب|ايلول|تشرين)"
+    r"(?<!\w)و?(يناير|فبراير|مارس|ابريل|مايو|يونيو|يوليو|اغسطس|سبتمبر|اكتوبر|نوفمبر|ديسمبر|"
+    r"كانون|شباط|اذار|نيسان|ايار|حزيران|تموز|اب|ايلول|تشرين)(?!\w)"
 )
+_INVERTED_MARKS = str.maketrans("¿¡", "  ")
 
 
 def wants_number(question: str) -> bool:
     """True when the question asks when, how many, how much or which year."""
-    return bool(_NUMERIC.search(normalize(question).replace("؟", " ? ")))
+    folded = unicodedata.normalize("NFKD", normalize(question).translate(_INVERTED_MARKS))
+    unaccented = "".join(c for c in folded if not unicodedata.combining(c))  # année, cuándo
+    return bool(_NUMERIC.search(unaccented.replace("؟", " ? ")))
 
 
 def has_number(text: str) -> bool:
