@@ -14,7 +14,7 @@ TORCH := torch==2.13.0
 # (the `test` extra: browsers, fuzzers, Milvus Lite, linters) come only with `make test`.
 RUN_EXTRAS := st
 
-.PHONY: setup setup-test run index serve test check lint types unit chromium bench clean
+.PHONY: setup setup-test run index serve test test-all check lint types unit mutation chromium bench clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -68,12 +68,22 @@ lint: setup-test
 types: setup-test
 	$(BIN)/mypy qa
 
+# Fast tests only: no real model, no subprocess or server (seconds).
 unit: setup-test
+	$(BIN)/python -m pytest -m "not integration and not slow"
+
+# Every test: the real model, servers, browsers, subprocesses (minutes).
+test-all: setup-test
 	$(BIN)/python -m pytest
 
-check: lint types unit
+check: lint types test-all
 
 test: chromium check
+
+# Planted faults in qa/text, qa/retrieve/fusion.py and qa/answer must fail the unit tests
+# (a few minutes; not part of `make test`).
+mutation: setup-test
+	$(BIN)/python tests/mutation.py
 
 # Benchmarks are not tests: they print a table and write bench/results/*.json (txtai beside us).
 $(VENV)/.bench-installed: pyproject.toml | setup

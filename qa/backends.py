@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from qa.answer.reading import SpanScorer
 from qa.embed.base import Embedder
 from qa.embed.factory import make_embedder
 from qa.pipeline import Pipeline, PipelineOptions
@@ -46,8 +47,12 @@ def open_store(options: PipelineOptions, manifest: Manifest, dim: int) -> tuple[
     return catalog, LiveIndex(options.index_dir, catalog, dim)
 
 
-def open_pipeline(options: PipelineOptions, embedder: Embedder | None = None) -> Pipeline:
-    """A pipeline over the configured store, with the configured (or given) embedder."""
+def open_pipeline(
+    options: PipelineOptions,
+    embedder: Embedder | None = None,
+    span_scorer: SpanScorer | None = None,
+) -> Pipeline:
+    """A pipeline over the configured store, with the configured (or given) embedder and reader."""
     embedder = embedder or open_embedder(options)
     manifest = Manifest(
         embedder=embedder.model_id,
@@ -56,4 +61,4 @@ def open_pipeline(options: PipelineOptions, embedder: Embedder | None = None) ->
         chunking=options.chunking.as_dict(),
     )
     store, live = open_store(options, manifest, embedder.dim)
-    return Pipeline(options, embedder, store, live, manifest)
+    return Pipeline(options, embedder, store, live, manifest, span_scorer)

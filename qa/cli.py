@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from qa import __version__
 from qa.config import Settings, load_settings
@@ -37,6 +38,13 @@ Embedder = Annotated[
 ]
 JsonOut = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 TopK = Annotated[int, typer.Option("--top-k", "-k", help="How many passages to return (1-50).")]
+Reader = Annotated[
+    str | None,
+    typer.Option(
+        "--reader",
+        help="Span reader: 'auto', 'on' or 'off' (clause answers); default QA_READER or auto.",
+    ),
+]
 Bidi = Annotated[
     bool,
     typer.Option(
@@ -65,19 +73,25 @@ def _options(
     """Multilingual question answering over your documents, with sources."""
 
 
-def _settings(index_dir: Path | None = None, embedder: str | None = None) -> Settings:
+def _settings(
+    index_dir: Path | None = None, embedder: str | None = None, reader: str | None = None
+) -> Settings:
     overrides: dict[str, Any] = {}
     if index_dir is not None:
         overrides["index_dir"] = index_dir
     if embedder is not None:
         overrides["embedder"] = embedder
+    if reader is not None:
+        overrides["reader"] = reader
     return load_settings(**overrides)
 
 
-def _pipeline(index_dir: Path | None, embedder: str | None = None) -> Any:
+def _pipeline(
+    index_dir: Path | None, embedder: str | None = None, reader: str | None = None
+) -> Any:
     from qa.wiring import pipeline_from_settings
 
-    return pipeline_from_settings(_settings(index_dir, embedder))
+    return pipeline_from_settings(_settings(index_dir, embedder, reader))
 
 
 def _print_json(data: Any) -> None:
@@ -128,11 +142,12 @@ def ask(
     embedder: Embedder = None,
     json_out: JsonOut = False,
     bidi: Bidi = True,
+    reader: Reader = None,
 ) -> None:
-    """Answer a question from the index, with the passages it came from."""
+    """Answer a question from the index: the span, the clause around it, and the sources."""
     from qa.display import visual
 
-    result = _pipeline(index_dir, embedder).ask(question, top_k=top_k)
+    result = _pipeline(index_dir, embedder, reader).ask(question, top_k=top_k)
     if json_out:
         from qa.api.convert import ask_response
 
@@ -144,7 +159,23 @@ def ask(
     else:
         console.print(f"[bold green]Answer[/] (score {result.answer.score:.2f}):")
         console.print(visual(result.answer.text, show), markup=False)
+        context = result.answer.context
+        if context is not None and context.text != result.answer.text:
+            console.print("[bold green]Context[/]:")
+            console.print(_marked(result.answer, show))
     _print_hits(result.hits, show, answer_id=result.answer.passage_id if result.answer else None)
+
+
+def _marked(answer: Any, show: bool) -> Text:
+    """The context with the span in bold (reordered for display, unmarked, when bidi is on)."""
+    from qa.display import visual
+
+    context = answer.context
+    if show and visual(context.text) != context.text:  # reordering would move the span
+        return Text(visual(context.text))
+    text = Text(context.text)
+    text.stylize("bold underline", answer.start - context.start, answer.end - context.start)
+    return text
 
 
 def _print_hits(hits: list[Any], show: bool, answer_id: str | None = None) -> None:
@@ -302,11 +333,13 @@ def eval_command(
     index_dir: IndexDir = None,
     embedder: Embedder = None,
     json_out: JsonOut = False,
+    reader: Reader = None,
 ) -> None:
-    """Evaluate retrieval, answers and abstention on a question file."""
+    """Evaluate retrieval, answers (token F1, EM, context accuracy) and abstention."""
     from qa.eval_cli import run_eval
 
-    run_eval(file, docs, index_docs, limit, top_k, plot, _pipeline(index_dir, embedder), json_out)
+    pipeline = _pipeline(index_dir, embedder, reader)
+    run_eval(file, docs, index_docs, limit, top_k, plot, pipeline, json_out)
 
 
 model_app = typer.Typer(help="The bundled multilingual model.", no_args_is_help=True)

@@ -16,7 +16,16 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from qa.choices import EmbedPrecision, IndexingEngine, LogFormat, LogLevel, QueryEngine, VectorStore
+from qa.choices import (
+    EmbedPrecision,
+    IndexingEngine,
+    LogFormat,
+    LogLevel,
+    QueryEngine,
+    ReaderMode,
+    ReaderPrecision,
+    VectorStore,
+)
 from qa.errors import ConfigError
 
 ENV_PREFIX = "QA_"
@@ -93,6 +102,25 @@ class Settings(BaseSettings):
     llm_model: str | None = Field(None, description="Model name sent to the LLM endpoint.")
     llm_api_key: SecretStr | None = Field(None, description="Bearer key for the LLM endpoint.")
     llm_timeout_s: float = Field(60.0, gt=0, description="Timeout of one LLM call.")
+    reader: ReaderMode = Field(
+        "auto",
+        description="Span reader trained on the bundled model: answers are the span it reads "
+        "(a name, a date) with the clause around it. 'auto' uses it when torch and its weights "
+        "are installed, 'on' requires it, 'off' answers with whole clauses (faster).",
+    )
+    reader_precision: ReaderPrecision = Field(
+        "fp32",
+        description="Number format of the span reader's transformer layers: 'int8' (dynamic "
+        "quantization) halves its time on CPU.",
+    )
+    reader_threads: int | None = Field(
+        None, ge=1, description="torch threads for the span reader (default: torch's own)."
+    )
+    reader_calibration: Path | None = Field(
+        None,
+        description="Reader abstention calibration JSON (default: the one shipped with qa, "
+        "written by bench/calibrate_reader.py).",
+    )
     reader_model: str | None = Field(
         None,
         description="transformers question-answering model (name or path) that narrows "

@@ -90,14 +90,27 @@ class Hit:
 
 
 @dataclass(frozen=True)
+class Context:
+    """The sentence or clause around an answer span, in the same passage as the span."""
+
+    text: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
 class Answer:
-    """A span copied verbatim from one passage: passage.text[start:end] == text."""
+    """A span copied verbatim from one passage: passage.text[start:end] == text.
+
+    `context` (when set) is the clause around it: context.start <= start, end <= context.end.
+    """
 
     text: str
     passage_id: str
     start: int
     end: int
     score: float
+    context: Context | None = None
 
 
 @dataclass(frozen=True)

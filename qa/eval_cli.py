@@ -61,8 +61,12 @@ def print_report(report: Report) -> None:
         ("Recall@10", report.recall_at_10),
         ("MRR@10", report.mrr_at_10),
         ("answer accuracy", report.answer_accuracy),
+        ("token F1 of answer.text", report.token_f1),
+        ("exact match of answer.text", report.exact_match),
+        ("context accuracy", report.context_accuracy),
         ("abstention accuracy", report.abstention_accuracy),
         ("mean answer words", report.mean_answer_words),
+        ("max answer words", report.max_answer_words),
         ("latency p50 (ms)", report.latency_p50_ms),
         ("latency p95 (ms)", report.latency_p95_ms),
     ]

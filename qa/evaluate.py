@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 import re
 import statistics
+import string
 import time
+import unicodedata
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -18,6 +21,12 @@ from qa.text.normalize import fold_whitespace
 
 _JUDGE_DIACRITICS = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u0640]")
 _JUDGE_LETTERS = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ى": "ي", "ة": "ه"})
+# SQuAD's answer normalisation, made multilingual as MLQA's script does it: every Unicode
+# punctuation mark goes (Arabic ، ؛ ؟ too), English articles go, and the Arabic article
+# ال is taken off the front of words (MLQA removes it everywhere, which also splits words).
+_ASCII_PUNCTUATION = frozenset(string.punctuation)
+_ENGLISH_ARTICLES = re.compile(r"\b(a|an|the)\b")
+_ARABIC_ARTICLE = re.compile(r"(^|\s)ال(?=\w)")
 
 
 @dataclass(frozen=True)
@@ -53,6 +62,10 @@ class QuestionResult:
     confidence: float | None
     correct: bool
     latency_ms: float
+    context: str | None = None
+    f1: float | None = None  # token F1 of the answer against the best gold answer
+    exact: bool | None = None
+    context_correct: bool | None = None  # a gold answer inside the answer's context
 
 
 @dataclass(frozen=True)
@@ -68,6 +81,10 @@ class Report:
     answer_accuracy: float
     abstention_accuracy: float | None
     mean_answer_words: float
+    max_answer_words: int
+    token_f1: float | None  # 0..1, over answerable questions with gold answers
+    exact_match: float | None
+    context_accuracy: float | None
     latency_p50_ms: float
     latency_p95_ms: float
     results: list[QuestionResult]
@@ -88,6 +105,53 @@ def is_gold(source_text: str, gold_texts: Iterable[str]) -> bool:
     """A source is the gold passage when one text contains the other after whitespace folding."""
     source = fold_whitespace(source_text)
     return any(g and (g in source or source in g) for g in (fold_whitespace(t) for t in gold_texts))
+
+
+def normalize_answer(text: str) -> str:
+    """SQuAD normalisation plus Arabic folding: case, punctuation, articles, diacritics, alef."""
+    text = judge_fold(text).lower()
+    text = "".join(ch for ch in text if not _is_punctuation(ch))
+    text = _ARABIC_ARTICLE.sub(r"\1", _ENGLISH_ARTICLES.sub(" ", text))
+    return " ".join(text.split())
+
+
+def _is_punctuation(ch: str) -> bool:
+    return ch in _ASCII_PUNCTUATION or unicodedata.category(ch).startswith("P")
+
+
+def token_f1(prediction: str, gold: str) -> float:
+    """Harmonic mean of token precision and recall after normalize_answer (SQuAD's F1)."""
+    predicted, wanted = normalize_answer(prediction).split(), normalize_answer(gold).split()
+    if not predicted or not wanted:
+        return float(predicted == wanted)
+    common = sum((Counter(predicted) & Counter(wanted)).values())
+    if common == 0:
+        return 0.0
+    precision, recall = common / len(predicted), common / len(wanted)
+    return 2 * precision * recall / (precision + recall)
+
+
+def exact_match(prediction: str, gold: str) -> bool:
+    """Equal after normalize_answer."""
+    return normalize_answer(prediction) == normalize_answer(gold)
+
+
+def span_scores(
+    question: EvalQuestion, answer: str | None, context: str | None
+) -> tuple[float | None, bool | None, bool | None]:
+    """(token F1, exact match, context holds a gold answer), best over the gold answers.
+
+    None for questions without gold answers or that cannot be answered; an abstention on an
+    answerable question scores 0.
+    """
+    if not question.answerable or not question.answers:
+        return None, None, None
+    if answer is None:
+        return 0.0, False, False
+    f1 = max(token_f1(answer, gold) for gold in question.answers)
+    exact = any(exact_match(answer, gold) for gold in question.answers)
+    around = judge_fold(context if context is not None else answer)
+    return f1, exact, any(judge_fold(gold) in around for gold in question.answers)
 
 
 def answer_correct(question: EvalQuestion, answer: str | None) -> bool:
@@ -192,6 +256,10 @@ def evaluate(
             None,
         )
         answer = result.answer.text if result.answer else None
+        context = None
+        if result.answer is not None:
+            context = result.answer.context.text if result.answer.context else answer
+        f1, exact, context_correct = span_scores(q, answer, context)
         results.append(
             QuestionResult(
                 id=q.id,
@@ -203,6 +271,10 @@ def evaluate(
                 confidence=result.confidence,
                 correct=answer_correct(q, answer),
                 latency_ms=latency,
+                context=context,
+                f1=f1,
+                exact=exact,
+                context_correct=context_correct,
             )
         )
         if progress:
@@ -220,6 +292,7 @@ def summarise(results: list[QuestionResult]) -> Report:
         return _mean([1.0 if r.gold_rank and r.gold_rank <= k else 0.0 for r in ranked])
 
     answered = [r.answer for r in results if r.answer]
+    gold = [r for r in answerable if r.f1 is not None]
     latencies = sorted(r.latency_ms for r in results) or [0.0]
     return Report(
         questions=len(results),
@@ -235,6 +308,10 @@ def summarise(results: list[QuestionResult]) -> Report:
             _mean([1.0 if r.correct else 0.0 for r in unanswerable]) if unanswerable else None
         ),
         mean_answer_words=_mean([float(len(a.split())) for a in answered]),
+        max_answer_words=max((len(a.split()) for a in answered), default=0),
+        token_f1=_mean([r.f1 or 0.0 for r in gold]) if gold else None,
+        exact_match=_mean([1.0 if r.exact else 0.0 for r in gold]) if gold else None,
+        context_accuracy=_mean([1.0 if r.context_correct else 0.0 for r in gold]) if gold else None,
         latency_p50_ms=statistics.median(latencies),
         latency_p95_ms=latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))],
         results=results,

@@ -12,11 +12,21 @@ from typing import Any
 import numpy as np
 
 from qa.answer.abstain import Abstainer, gather_evidence
-from qa.answer.extractive import ClauseModel, choose_clause, is_cross_script
+from qa.answer.extractive import ClauseChoice, ClauseModel, choose_clause, is_cross_script
 from qa.answer.reader import SpanReader, narrow
+from qa.answer.reader_abstain import ReaderCalibration, load_calibration, reader_evidence
+from qa.answer.readers import load_span_scorer
+from qa.answer.reading import ReadingShape, SpanScorer, read_span
 from qa.background import background_vectors
-from qa.choices import EmbedPrecision, IndexingEngine, QueryEngine, VectorStore
-from qa.domain import AskResult, Document, DocumentInfo, Hit, Passage, Query
+from qa.choices import (
+    EmbedPrecision,
+    IndexingEngine,
+    QueryEngine,
+    ReaderMode,
+    ReaderPrecision,
+    VectorStore,
+)
+from qa.domain import Answer, AskResult, Document, DocumentInfo, Hit, Passage, Query
 from qa.embed.base import Embedder
 from qa.errors import IndexNotReadyError, InvalidInputError, NotFoundError
 from qa.retrieve.hybrid import Retrieval
@@ -44,6 +54,10 @@ class PipelineOptions:
     max_top_k: int = 50
     max_question_chars: int = 2000
     abstain_threshold: float | None = None
+    reader: ReaderMode = "auto"
+    reader_threads: int | None = None
+    reader_precision: ReaderPrecision = "fp32"
+    reader_calibration: Path | None = None
     reader_model: str | None = None
     reader_min_score: float = 0.3
     vector_store: VectorStore = "faiss"
@@ -81,6 +95,7 @@ class Timings:
     embed: float = 0.0
     search: float = 0.0
     answer: float = 0.0
+    read: float = 0.0  # the span reader's part of `answer`
 
 
 class Pipeline:
@@ -93,8 +108,12 @@ class Pipeline:
         store: Store,
         live: LiveView,
         manifest: Manifest,
+        span_scorer: SpanScorer | None = None,
     ) -> None:
-        """Given its parts (qa.backends.open_pipeline chooses them from the options)."""
+        """Given its parts (qa.backends.open_pipeline chooses them from the options).
+
+        `span_scorer`, when given, replaces the configured span reader.
+        """
         self.options = options
         self.embedder = embedder
         self.manifest = manifest
@@ -115,6 +134,32 @@ class Pipeline:
             from qa.answer.reader import load_reader
 
             self.reader = load_reader(options.reader_model, options.device)
+        self._reading = ReadingShape()
+        self._span_scorer: SpanScorer | None = span_scorer
+        self._span_scorer_loaded = span_scorer is not None
+        self._span_scorer_lock = threading.Lock()
+        self._reader_calibration: ReaderCalibration | None = None
+
+    def span_scorer(self) -> SpanScorer | None:
+        """The trained span reader (loaded on first use; None when off or unavailable).
+
+        A transformers reader (reader_model) takes its place: it narrows clause answers.
+        """
+        if self.reader is not None:
+            return None
+        with self._span_scorer_lock:
+            if not self._span_scorer_loaded:
+                self._span_scorer = load_span_scorer(
+                    self.options.reader,
+                    self.options.model_cache_dir,
+                    self.options.reader_threads,
+                    self.options.reader_precision,
+                )
+                self._span_scorer_loaded = True
+            if self._span_scorer is not None and self._reader_calibration is None:
+                path = self.options.reader_calibration
+                self._reader_calibration = load_calibration(path) if path else load_calibration()
+        return self._span_scorer
 
     # ----------------------------------------------------------------- loading
     def refresh(self, force: bool = False) -> None:
@@ -135,6 +180,10 @@ class Pipeline:
     @property
     def abstain_threshold(self) -> float:
         """The answer probability below which the service abstains (same-script questions)."""
+        if self.options.abstain_threshold is not None:
+            return self.options.abstain_threshold
+        if self.span_scorer() is not None and self._reader_calibration is not None:
+            return self._reader_calibration.threshold
         return self._abstainer.threshold
 
     @property
@@ -313,26 +362,58 @@ class Pipeline:
         """Answer a question from the index, or abstain (answer None) when nothing supports one."""
         timings = timings or Timings()
         question = self._check_query(question, top_k)
+        span_scorer = self.span_scorer()
         depth = max(top_k, self._clause_model.passages)
         retrieval, query = self._retrieve(question, depth, filters, timings)
         started = time.perf_counter()
         idf = self._index.idf(query.tokens)
         choice = choose_clause(query, retrieval, idf, self._clause_model)
-        answer, confidence = None, None
+        answer, confidence, first = None, None, None
         if choice is not None:
             background = float(np.mean(self._background @ query.vector))
             evidence = gather_evidence(choice, retrieval, background)
             cross = is_cross_script(query, retrieval)
             confidence = self._abstainer.probability(evidence, cross)
-            if confidence >= self._abstainer.cut(cross):
+            first = choice.answer.passage_id
+            if span_scorer is not None:
+                answer, confidence, first = self._read(
+                    question, retrieval, choice, span_scorer, confidence, cross, timings
+                )
+            elif confidence >= self._abstainer.cut(cross):
                 answer = replace(choice.answer, score=confidence)
         if answer is not None and self.reader is not None:
             top = [c.passage for c in retrieval.candidates[: self._clause_model.passages]]
             answer = narrow(answer, question, top, self.reader, self.options.reader_min_score)
         timings.answer = time.perf_counter() - started
-        hits = _hits(retrieval, first=choice.answer.passage_id if choice else None)[:top_k]
+        hits = _hits(retrieval, first=first)[:top_k]
         self._report("ask", timings)
         return AskResult(question, answer, hits, confidence)
+
+    def _read(
+        self,
+        question: str,
+        retrieval: Retrieval,
+        choice: ClauseChoice,
+        span_scorer: SpanScorer,
+        retrieval_probability: float,
+        cross: bool,
+        timings: Timings,
+    ) -> tuple[Answer | None, float, str]:
+        """The span reader's answer (or None: abstain), its probability, the answering passage."""
+        calibration = self._reader_calibration
+        assert calibration is not None  # loaded with the span model
+        started = time.perf_counter()
+        span = read_span(
+            question, retrieval, choice, span_scorer, self._reading, calibration.passage_weight
+        )
+        timings.read = time.perf_counter() - started
+        if span is None:
+            return None, 0.0, choice.answer.passage_id
+        confidence = calibration.probability(reader_evidence(span, retrieval_probability), cross)
+        cut = self.options.abstain_threshold
+        answered = confidence >= (cut if cut is not None else calibration.cut(cross))
+        answer = replace(span.answer, score=confidence) if answered else None
+        return answer, confidence, span.answer.passage_id
 
     def _report(self, operation: str, timings: Timings) -> None:
         for listener in self.timing_listeners:

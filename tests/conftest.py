@@ -22,6 +22,20 @@ SEEDS = ROOT / "seeds"
 EVAL = ROOT / "eval"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _remove_model_cache() -> Iterator[None]:
+    """The exported model (about 240 MB) goes with the session that made it."""
+    yield
+    shutil.rmtree(_MODEL_CACHE, ignore_errors=True)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that uses the real embedding model (directly or through an index) is slow."""
+    for item in items:
+        if "embedder" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(autouse=True)
 def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every test gets its own index folder and no stray QA_* settings."""

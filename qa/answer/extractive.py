@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from qa.domain import Answer, Passage, Query
+from qa.domain import Answer, Context, Passage, Query
 from qa.retrieve.hybrid import Retrieval
 from qa.text.normalize import script_of, tokens
 from qa.text.qtype import has_number
@@ -86,12 +86,18 @@ def is_cross_script(query: Query, retrieval: Retrieval) -> bool:
 
 @dataclass(frozen=True)
 class ClauseChoice:
-    """The chosen answer span and the evidence behind it (the abstainer reads the evidence)."""
+    """The chosen answer span and the evidence behind it (the abstainer reads the evidence).
+
+    `slots` and `scores` keep the ranker's score of every clause of the top passages, so that
+    a span reader can read the best clauses of each passage without ranking them again.
+    """
 
     answer: Answer
     clause_cos: float
     overlap: float
     margin: float
+    slots: tuple[tuple[int, int], ...] = ()
+    scores: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -192,5 +198,13 @@ def choose_clause(
     start, end = passage.clauses[first].start, passage.clauses[last].end
     ordered = np.sort(scores)[::-1]
     margin = float(ordered[0] - ordered[1]) if len(ordered) > 1 else 0.0
-    answer = Answer(passage.text[start:end], passage.id, start, end, float(scores[k]))
-    return ClauseChoice(answer, float(table.features[k, 0]), float(table.features[k, 2]), margin)
+    context = Context(passage.text[start:end], start, end)
+    answer = Answer(passage.text[start:end], passage.id, start, end, float(scores[k]), context)
+    return ClauseChoice(
+        answer,
+        float(table.features[k, 0]),
+        float(table.features[k, 2]),
+        margin,
+        tuple(table.slots),
+        tuple(float(v) for v in scores),
+    )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from qa.api.schemas import AnswerOut, AskResponse, DocumentSummary, Source
+from qa.api.schemas import AnswerOut, AskResponse, ContextOut, DocumentSummary, Source
 from qa.domain import AskResult, DocumentInfo, Hit
 
 
@@ -25,8 +25,16 @@ def ask_response(result: AskResult) -> AskResponse:
     answer = None
     if result.answer is not None:
         a = result.answer
+        context = a.context
         answer = AnswerOut(
-            text=a.text, source_id=a.passage_id, start=a.start, end=a.end, score=round(a.score, 4)
+            text=a.text,
+            source_id=a.passage_id,
+            start=a.start,
+            end=a.end,
+            score=round(a.score, 4),
+            context=ContextOut(text=context.text, start=context.start, end=context.end)
+            if context is not None
+            else None,
         )
     return AskResponse(
         question=result.question, answer=answer, sources=[source(h) for h in result.hits]

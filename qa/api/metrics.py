@@ -77,11 +77,12 @@ class Metrics:
         self.latency.labels(*labels).observe(seconds)
 
     def observe_timings(self, operation: str, timings: Timings) -> None:
-        """Record the embed, search and answer time of one ask or search."""
+        """Record the embed, search, answer and reader time of one ask or search."""
         self.stages.labels(operation, "embed").observe(timings.embed)
         self.stages.labels(operation, "search").observe(timings.search)
         if operation == "ask":
             self.stages.labels(operation, "answer").observe(timings.answer)
+            self.stages.labels(operation, "read").observe(timings.read)
 
     def bind(self, pipeline: Pipeline | None) -> None:
         """Listen to the pipeline's timings (once; the pipeline loads after the app starts)."""

@@ -41,6 +41,14 @@ class Source(BaseModel):
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 
+class ContextOut(BaseModel):
+    """The clause around the answer, in the same source: text == source.text[start:end]."""
+
+    text: str
+    start: int
+    end: int
+
+
 class AnswerOut(BaseModel):
     """The answer span: sources[i].text[start:end] == text for the source with id source_id."""
 
@@ -49,6 +57,9 @@ class AnswerOut(BaseModel):
     start: int
     end: int
     score: float
+    context: ContextOut | None = Field(
+        None, description="The sentence or clause around the span (API v1.1)."
+    )
 
 
 class AskResponse(BaseModel):

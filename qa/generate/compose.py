@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from qa.domain import AskResult, Hit, Passage
+from qa.domain import Answer, AskResult, Hit, Passage
 from qa.embed.base import Embedder
 from qa.generate.llm import GenerationError, Generator, Similarity
 
@@ -26,14 +26,24 @@ class ChatAnswer:
     generated: bool
 
 
+def marked_context(answer: Answer) -> str:
+    """The answer's context with the span in **bold** (the span alone when it is the context)."""
+    context = answer.context
+    if context is None or (context.start, context.end) == (answer.start, answer.end):
+        return answer.text
+    before = context.text[: answer.start - context.start]
+    after = context.text[answer.end - context.start :]
+    return f"{before}**{answer.text}**{after}"
+
+
 def extractive_answer(result: AskResult) -> ChatAnswer:
-    """The pipeline's verbatim answer followed by the number of the source it comes from."""
+    """The answer's context, span in bold, followed by the number of the source it comes from."""
     if result.answer is None:
         return ChatAnswer(NO_ANSWER_TEXT, result.hits, answered=False, generated=False)
     number = next(
         i for i, h in enumerate(result.hits, 1) if h.passage.id == result.answer.passage_id
     )
-    return ChatAnswer(f"{result.answer.text} [{number}]", result.hits, True, False)
+    return ChatAnswer(f"{marked_context(result.answer)} [{number}]", result.hits, True, False)
 
 
 def compose(result: AskResult, generator: Generator | None) -> ChatAnswer:

@@ -1,4 +1,4 @@
-"""Loaders: files and folders of supported formats become Documents. No text changes here."""
+"""Loaders: files and folders of supported formats become Documents (with their structure)."""
 
 from qa.ingest.loaders import SUPPORTED_SUFFIXES, iter_files, load_bytes, load_path
 

@@ -19,48 +19,23 @@ from dataclasses import dataclass, replace
 
 from qa.domain import Role
 from qa.errors import InvalidInputError
+from qa.ingest.pdf_layout import Box, Line
+from qa.ingest.pdf_tables import find_tables
 from qa.ingest.structured import Piece
 from qa.text.bidi import fold_presentation_forms, is_rtl, visual_to_logical
 from qa.text.lines import ends_sentence, furniture_key, is_page_number, join_lines
+from qa.text.structure import table_lines
 
 MARGIN_BAND = 0.08  # headers and footers sit in the top and bottom 8% of a page
 HEADING_RATIO = 1.15  # type this much larger than the body text makes a heading
 HEADING_MAX_WORDS = 20
 SHORT_LINE = 0.8  # a line under 80% of its box's width that ends a sentence ends a paragraph
+MARK_MAX = 8.0  # points: a shape smaller than this beside a line is a list bullet
 _STAMP = re.compile(
     r"^(?:(?:file|https?)://\S+|\d{1,4}[/.-]\d{1,2}[/.-]\d{1,4},?\s+\d{1,2}:\d{2}(?:\s*[AP]M)?)$",
     re.IGNORECASE,
 )  # what a browser prints in the margins: the page's address, the date and time
 _BULLET = re.compile(r"^(?:[•◦▪‣●○■□➢➤✓\-–*]|\d{1,3}[.)]|[a-z][.)])\s+", re.IGNORECASE)
-
-
-@dataclass(frozen=True)
-class Line:
-    """One line of a box as drawn: its text in drawing order, its extent and type size."""
-
-    text: str
-    x0: float
-    x1: float
-    size: float
-    y0: float = 0.0
-    y1: float = 0.0
-
-
-@dataclass(frozen=True)
-class Box:
-    """Lines that sit together on a page (pdfminer's text box), with its bounding box."""
-
-    page: int
-    x0: float
-    y0: float
-    x1: float
-    y1: float
-    lines: tuple[Line, ...]
-
-    @property
-    def text(self) -> str:
-        """The lines' text, one per line (drawing order)."""
-        return "\n".join(line.text for line in self.lines)
 
 
 @dataclass(frozen=True)
@@ -76,7 +51,15 @@ class Paragraph:
 def pdf_boxes(data: bytes, name: str) -> tuple[list[list[Box]], list[float], bool]:
     """Boxes page by page, each page's height, and whether any page holds images."""
     from pdfminer.high_level import extract_pages
-    from pdfminer.layout import LAParams, LTChar, LTFigure, LTImage, LTTextBox, LTTextLine
+    from pdfminer.layout import (
+        LAParams,
+        LTChar,
+        LTCurve,
+        LTFigure,
+        LTImage,
+        LTTextBox,
+        LTTextLine,
+    )
 
     pages: list[list[Box]] = []
     heights: list[float] = []
@@ -84,6 +67,11 @@ def pdf_boxes(data: bytes, name: str) -> tuple[list[list[Box]], list[float], boo
     try:
         for number, layout in enumerate(extract_pages(io.BytesIO(data), laparams=LAParams()), 1):
             boxes: list[Box] = []
+            marks = [
+                (e.x0, e.y0, e.x1, e.y1)
+                for e in layout
+                if isinstance(e, LTCurve) and 1 < e.width < MARK_MAX and 1 < e.height < MARK_MAX
+            ]
             for element in layout:
                 if isinstance(element, LTFigure | LTImage):
                     images = True
@@ -97,13 +85,26 @@ def pdf_boxes(data: bytes, name: str) -> tuple[list[list[Box]], list[float], boo
                     text = _line_text([(c.get_text(), isinstance(c, LTChar)) for c in line])
                     if text and sizes:
                         size = statistics.median(sizes)
-                        lines.append(Line(text, line.x0, line.x1, size, line.y0, line.y1))
+                        found = Line(text, line.x0, line.x1, size, line.y0, line.y1)
+                        lines.append(replace(found, bullet=has_marker(found, marks)))
                 boxes += split_by_size(number, lines)
             pages.append(boxes)
             heights.append(float(layout.height))
     except Exception as exc:  # pdfminer raises many kinds on malformed files: all the caller's
         raise InvalidInputError(f"{name}: not a readable PDF ({exc})") from exc
     return pages, heights, images
+
+
+def has_marker(line: Line, marks: Sequence[tuple[float, float, float, float]]) -> bool:
+    """Whether a small shape sits level with the line, just before its start or after its end
+    (where a browser draws a list's bullet, on the right of an Arabic line)."""
+    reach = 3 * line.size
+    for x0, y0, x1, y1 in marks:
+        if not line.y0 <= (y0 + y1) / 2 <= line.y1:
+            continue
+        if 0 <= line.x0 - x1 <= reach or 0 <= x0 - line.x1 <= reach:
+            return True
+    return False
 
 
 def split_by_size(page: int, lines: list[Line]) -> list[Box]:
@@ -244,6 +245,10 @@ def box_paragraphs(box: Box, rtl: bool) -> list[Paragraph]:
     A paragraph ends after a short line that ends a sentence, before a line in another type
     size, and before a line that starts with a bullet or a number (a list item).
     """
+    if box.rows:
+        size = statistics.median(line.size for line in box.lines)
+        rows = table_lines(box.rows, None)
+        return [Paragraph(row, size, "table_row", ((0, box.page),)) for row in rows]
     groups: list[list[Line]] = []
     width = box.x1 - box.x0
     for line in box.lines:
@@ -255,6 +260,7 @@ def box_paragraphs(box: Box, rtl: bool) -> list[Paragraph]:
             or abs(previous.size - line.size) > 0.5
             or (ends_sentence(previous.text) and previous.x1 - previous.x0 < SHORT_LINE * width)
             or _BULLET.match(line.text)
+            or line.bullet
         ):
             groups.append([line])
         else:
@@ -262,7 +268,7 @@ def box_paragraphs(box: Box, rtl: bool) -> list[Paragraph]:
     out: list[Paragraph] = []
     for group in groups:
         text, _ = join_lines([line.text for line in group])
-        role: Role = "list_item" if _BULLET.match(text) else "paragraph"
+        role: Role = "list_item" if group[0].bullet or _BULLET.match(text) else "paragraph"
         size = statistics.median(line.size for line in group)
         out.append(Paragraph(text, size, role, ((0, box.page),)))
     return out
@@ -274,7 +280,7 @@ def paragraphs(pages: list[list[Box]]) -> list[Paragraph]:
     out: list[Paragraph] = []
     previous: Box | None = None
     for page in pages:
-        for box in reading_order(page, rtl):
+        for box in reading_order(find_tables(page, rtl), rtl):
             found = box_paragraphs(box, is_rtl(box.text) if box.text.strip() else rtl)
             new_page = previous is not None and previous.page != box.page
             new_column = previous is not None and box.y1 > previous.y1  # back up: a new column
@@ -315,7 +321,7 @@ def pieces_from_paragraphs(found: list[Paragraph]) -> list[Piece]:
     group = 0
     for paragraph in found:
         size = round(paragraph.size, 1)
-        if _heading_like(paragraph, body):
+        if paragraph.role == "paragraph" and _heading_like(paragraph, body):
             pieces.append(
                 Piece(
                     "heading",
@@ -326,10 +332,10 @@ def pieces_from_paragraphs(found: list[Paragraph]) -> list[Piece]:
                 )
             )
             continue
-        if paragraph.role == "list_item":
-            if not pieces or pieces[-1].role != "list_item":
+        if paragraph.role in {"list_item", "table_row"}:
+            if not pieces or pieces[-1].role != paragraph.role:
                 group += 1
-            pieces.append(Piece("list_item", paragraph.text, 0, group, paragraph.page_marks))
+            pieces.append(Piece(paragraph.role, paragraph.text, 0, group, paragraph.page_marks))
             continue
         pieces.append(Piece("paragraph", paragraph.text, 0, 0, paragraph.page_marks))
     return pieces

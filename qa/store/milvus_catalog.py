@@ -562,13 +562,15 @@ class MilvusCatalog:
         return list(self.passages(sorted(rids)))
 
     def passage(self, passage_id: str) -> Passage | None:
-        """One live passage by its id (None when no live version of its document holds it)."""
-        fields = ["rid", "passage_id", "document_id", "body", "metadata", "version"]
+        """One live passage by its id (None when no such passage is stored)."""
         where = f"passage_id == {_quote(passage_id)}"
-        rows = list(iterate(self._client, self.passages_name, where, fields))
-        live = self.live_versions(str(r["document_id"]) for r in rows)
-        found = [r for r in rows if live.get(str(r["document_id"])) == int(r["version"])]
-        return self._passage(found[0]) if found else None
+        fields = ["rid", "document_id", "version"]
+        for row in iterate(self._client, self.passages_name, where, fields):
+            head = self._head(str(row["document_id"]))
+            if head is not None and int(head["version"]) == int(row["version"]):
+                found = list(self.passages([int(row["rid"])]))
+                return found[0].passage if found else None
+        return None
 
     @staticmethod
     def _passage(row: Mapping[str, Any]) -> Passage:

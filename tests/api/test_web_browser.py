@@ -1,7 +1,9 @@
 """The page in a real headless Chromium against a live `qa serve` over the seed index.
 
 Needs Debian's `chromium` (`.ci/run` installs it) and the `playwright` package (test extra);
-set QA_SKIP_BROWSER=1 to skip where no browser is installed. Screenshots go to out/screenshots/.
+set QA_SKIP_BROWSER=1 to skip where no browser is installed. Screenshots go to the test's
+temp folder (its path is printed). The read-only tests share one server; a test that adds a
+document gets a fresh server of its own, so no test sees another's writes.
 """
 
 from __future__ import annotations
@@ -16,12 +18,10 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ROOT
 from tests.live_server import live_server
 
 pytestmark = pytest.mark.integration
 
-SCREENSHOTS = ROOT / "out" / "screenshots"
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -55,7 +55,7 @@ def _chromium() -> str:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, seed_index_dir: Path) -> Iterator[str]:
-    """A real `qa serve` subprocess over a private copy of the seed index."""
+    """A real `qa serve` subprocess over a private copy of the seed index (never written)."""
     _chromium()  # skip or fail before spending time on the server
     with live_server(seed_index_dir, tmp_path_factory.mktemp("web")) as running:
         yield running.url
@@ -97,8 +97,18 @@ def _open(browser: Any, server: str, viewport: dict[str, int]) -> Iterator[Any]:
 
 @pytest.fixture
 def page(browser: Any, server: str) -> Iterator[Any]:
-    """A desktop-sized page."""
+    """A desktop-sized page on the shared read-only server."""
     with _open(browser, server, DESKTOP) as desktop_page:
+        yield desktop_page
+
+
+@pytest.fixture
+def fresh_page(browser: Any, seed_index_dir: Path, tmp_path: Path) -> Iterator[Any]:
+    """A desktop-sized page on a server of its own, for a test that adds documents."""
+    with (
+        live_server(seed_index_dir, tmp_path / "server") as running,
+        _open(browser, running.url, DESKTOP) as desktop_page,
+    ):
         yield desktop_page
 
 
@@ -146,6 +156,30 @@ def check_sources(page: Any, body: dict[str, Any]) -> None:
             assert item["marks"] == []
 
 
+SHOWN_CONTEXT = """() => {
+  const box = document.querySelector('[data-testid=answer-context]');
+  return {hidden: box.hidden, text: box.textContent, marks: Array.from(box.querySelectorAll('mark'))
+    .map(m => {
+      const before = document.createRange();
+      before.setStart(box, 0);
+      before.setEndBefore(m);
+      return {text: m.textContent, start: Array.from(before.toString()).length};
+    })};
+}"""
+
+
+def check_context(page: Any, answer: dict[str, Any]) -> None:
+    """The context under the answer, with the span its only highlight at its exact offset;
+    hidden when the context is the span itself (clause answers, QA_READER=off)."""
+    shown = page.evaluate(SHOWN_CONTEXT)
+    context = answer.get("context")
+    if context is None or context["text"] == answer["text"]:
+        assert shown["hidden"]
+        return
+    assert not shown["hidden"] and shown["text"] == context["text"]
+    assert shown["marks"] == [{"text": answer["text"], "start": answer["start"] - context["start"]}]
+
+
 def resolved_direction(page: Any, selector: str) -> str:
     """The direction the browser resolved for an element (dir=auto looks at its text)."""
     return str(page.eval_on_selector(selector, "e => e.matches(':dir(rtl)') ? 'rtl' : 'ltr'"))
@@ -157,7 +191,8 @@ def test_arabic_question_shows_answer_with_exact_highlight(page: Any) -> None:
     assert answer is not None and "الدعم الواسع" in answer["text"]
     assert page.get_by_test_id("answer").text_content() == answer["text"]
     check_sources(page, body)
-    mark = page.locator("mark")
+    check_context(page, answer)
+    mark = page.locator("[data-testid=source] mark")
     assert mark.count() == 1 and "الدعم الواسع" in mark.text_content()
     assert resolved_direction(page, "[data-testid=answer]") == "rtl"
     assert resolved_direction(page, "input[name=question]") == "rtl"
@@ -232,6 +267,33 @@ def test_passage_markup_stays_text_and_astral_offsets_hold(page: Any) -> None:
     assert "<b>T</b>" in page.get_by_test_id("source").text_content()
 
 
+def test_context_shows_the_span_highlighted_at_code_point_offsets(page: Any) -> None:
+    # A reader's reply crafted to probe the page alone: emoji before the span in the context.
+    text = "Intro. 🎉 The fair is held in 𝒜 Tarnwick every May. Lanterns <b>glow</b>."
+    c_start, start = text.index("🎉"), text.index("Tarnwick")
+    c_end = text.index(" Lanterns")
+    reply = {
+        "question": "q",
+        "answer": {"text": "Tarnwick", "source_id": "p1", "start": start, "end": start + 8,
+                   "score": 0.9, "context": {"text": text[c_start:c_end], "start": c_start,
+                                             "end": c_end}},
+        "sources": [{"id": "p1", "document_id": "d1", "title": "Fair", "text": text,
+                     "score": 1.0, "rank": 1, "metadata": {}}],
+    }  # fmt: skip
+    page.route(
+        "**/v1/ask",
+        lambda route: route.fulfill(content_type="application/json", body=json.dumps(reply)),
+    )
+    ask(page, "q")
+    assert page.get_by_test_id("answer").text_content() == "Tarnwick"
+    check_context(page, reply["answer"])  # type: ignore[arg-type]
+    check_sources(page, reply)
+    # offsets that disagree with the text: no highlight rather than a wrong one
+    reply["answer"]["context"]["start"] = c_start + 1  # type: ignore[index]
+    ask(page, "q")
+    assert page.get_by_test_id("answer-context").is_hidden()
+
+
 def test_keyboard_alone(page: Any) -> None:
     page.keyboard.press("Tab")
     focused = page.evaluate("() => document.activeElement.name")
@@ -249,7 +311,8 @@ def test_keyboard_alone(page: Any) -> None:
     assert page.get_by_test_id("answer").get_attribute("aria-live") == "polite"
 
 
-def test_pasted_document_answers_the_next_question(page: Any) -> None:
+def test_pasted_document_answers_the_next_question(fresh_page: Any) -> None:
+    page = fresh_page
     page.get_by_label("Title").fill("Fair notes")
     page.get_by_label("Text").fill(
         "The Glimmerfold fair is held in the village of Tarnwick every May. "
@@ -266,7 +329,10 @@ def test_pasted_document_answers_the_next_question(page: Any) -> None:
         assert body["answer"]["source_id"] == body["sources"][0]["id"]
 
 
-def test_uploaded_file_answers_with_exact_offsets_after_emoji(page: Any, tmp_path: Path) -> None:
+def test_uploaded_file_answers_with_exact_offsets_after_emoji(
+    fresh_page: Any, tmp_path: Path
+) -> None:
+    page = fresh_page
     upload = tmp_path / "festival.txt"
     upload.write_text(
         "🎉🎈 كانت الأمسية مليئة بالموسيقى والأضواء الملونة ورقص الأطفال وأكشاك الطعام والمهرجين "
@@ -300,16 +366,17 @@ def test_unsupported_upload_shows_the_api_message(page: Any, tmp_path: Path) -> 
 
 @pytest.mark.parametrize(("name", "size"), [("desktop", DESKTOP), ("phone", PHONE)])
 def test_screenshots_and_no_sideways_scrolling(
-    browser: Any, server: str, name: str, size: dict[str, int]
+    browser: Any, server: str, name: str, size: dict[str, int], tmp_path: Path
 ) -> None:
+    shot = tmp_path / f"{name}.png"
     with _open(browser, server, size) as view:
         body = ask(view, ARABIC_QUESTION)
         assert body["answer"] is not None
         width = view.evaluate("() => document.documentElement.scrollWidth")
         assert width <= size["width"], f"{name}: the page scrolls sideways ({width}px)"
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        view.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
-    assert (SCREENSHOTS / f"{name}.png").stat().st_size > 10_000
+        view.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 10_000
+    print(f"screenshot: {shot}")
 
 
 def test_api_docs_render_with_the_network_blocked(browser: Any, server: str) -> None:

@@ -2,7 +2,8 @@
 
 The fixtures (tests/ingest/fixtures, written by make_fixtures.py) hold the seed article as
 .txt, .md, .html, .docx and a PDF printed by Chromium, and a report with a table and a list
-as .md, .html and .docx. Each file is indexed alone, and asked the same questions.
+as .md, .html, .docx and a Chromium PDF. Each file is indexed alone, and asked the same
+questions.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from tests.conftest import EVAL
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SEED_FORMATS = ("txt", "md", "html", "docx", "pdf")
-REPORT_FORMATS = ("md", "html", "docx")
+REPORT_FORMATS = ("md", "html", "docx", "pdf")
 SEED_QUESTIONS = load_eval_file(EVAL / "seed_questions.jsonl", []).questions
 
 # Questions the report answers from its table (numbers) and its list, each with the words the

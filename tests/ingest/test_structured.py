@@ -10,7 +10,7 @@ import pytest
 
 from qa.domain import Document
 from qa.errors import InvalidInputError
-from qa.ingest import load_bytes, load_path
+from qa.ingest import load_bytes, load_path, pdf
 from qa.ingest.structured import Piece, assemble
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -166,10 +166,26 @@ def test_every_format_of_the_seed_stores_the_same_paragraphs(name: str) -> None:
 
 
 def test_the_report_reads_the_same_from_every_format() -> None:
-    texts = {load_path(FIXTURES / f"report.{s}")[0].text for s in ("md", "html", "docx")}
+    texts = {load_path(FIXTURES / f"report.{s}")[0].text for s in ("md", "html", "docx", "pdf")}
     assert len(texts) == 1
     [text] = texts
     assert "المصدر: الطاقة النووية، الإنتاج بالميغاواط: 2490" in text.split("\n")
+
+
+def test_pdf_list_items_are_found_by_their_drawn_bullets() -> None:
+    """Chromium draws a list's discs as shapes, not text: the items are still list items."""
+    [doc] = load_path(FIXTURES / "report.pdf")
+    items = [text for role, text in roles(doc) if role == "list_item"]
+    assert items == [
+        "زيادة الاستثمار في الطاقة الشمسية",
+        "تحديث شبكات نقل الكهرباء",
+        "توقيع اتفاقيات جديدة مع روسيا لتوريد الغاز",
+    ]
+    assert [(r.role, r.level) for r in doc.regions[:3]] == [
+        ("heading", 1),
+        ("paragraph", 0),
+        ("heading", 2),
+    ]
 
 
 def test_pdf_pages_headers_and_footers() -> None:
@@ -227,3 +243,82 @@ def test_a_scan_is_read_by_tesseract_where_installed() -> None:
     assert doc.pages == (0,)
     assert "Pakistan produced 2490 megawatts of nuclear power." in doc.text
     assert "أنتجت باكستان 2490 ميغاواط من الطاقة النووية" in doc.text
+
+
+def box(
+    page: int, x0: float, y0: float, x1: float, y1: float, text: str, size: float = 10
+) -> pdf.Box:
+    """A one-line box for layout tests."""
+    return pdf.Box(page, x0, y0, x1, y1, (pdf.Line(text, x0, x1, size, y0, y1),))
+
+
+@pytest.mark.parametrize(
+    ("rtl", "expected"),
+    [
+        (False, ["title", "left-1", "left-2", "right-1", "right-2", "wide", "l-3", "r-3"]),
+        (True, ["title", "right-1", "right-2", "left-1", "left-2", "wide", "r-3", "l-3"]),
+    ],
+)
+def test_reading_order_reads_columns_band_by_band(rtl: bool, expected: list[str]) -> None:
+    boxes = [
+        box(1, 300, 600, 500, 650, "right-1"),
+        box(1, 50, 700, 500, 750, "title"),
+        box(1, 50, 600, 250, 650, "left-1"),
+        box(1, 50, 500, 250, 550, "left-2"),
+        box(1, 300, 520, 500, 560, "right-2"),
+        box(1, 50, 400, 500, 450, "wide"),  # across both columns: a new band starts below
+        box(1, 300, 300, 500, 350, "r-3"),
+        box(1, 50, 300, 250, 350, "l-3"),
+    ]
+    assert [b.text for b in pdf.reading_order(boxes, rtl)] == expected
+
+
+def test_narrow_boxes_one_above_another_are_not_columns() -> None:
+    boxes = [box(1, 300, 600, 500, 650, "right, first"), box(1, 50, 500, 250, 550, "left, next")]
+    assert [b.text for b in pdf.reading_order(boxes, rtl=False)] == ["right, first", "left, next"]
+
+
+def test_running_headers_are_dropped_on_every_page() -> None:
+    pages = [
+        [
+            box(n, 50, 770, 300, 780, f"Annual report — page {n}", 8),
+            box(n, 50, 400, 500, 700, f"Body of page {n}."),
+            box(n, 280, 20, 300, 30, "Confidential", 8),
+        ]
+        for n in (1, 2, 3)
+    ]
+    kept = pdf.remove_furniture(pages, [792.0] * 3, title="")
+    assert [[b.text for b in page] for page in kept] == [[f"Body of page {n}."] for n in (1, 2, 3)]
+
+
+def test_a_single_page_keeps_a_header_it_cannot_tell_from_text() -> None:
+    pages = [[box(1, 50, 770, 300, 780, "Short note"), box(1, 50, 400, 500, 700, "Body.")]]
+    kept = pdf.remove_furniture(pages, [792.0], title="")
+    assert [b.text for b in kept[0]] == ["Short note", "Body."]
+
+
+def cell_column(x0: float, x1: float, cells: list[str], top: float = 600) -> pdf.Box:
+    """A box of one-line cells 20 points apart, as pdfminer gives a table's column."""
+    lines = tuple(
+        pdf.Line(text, x0, x1, 10, top - 20 * i - 10, top - 20 * i) for i, text in enumerate(cells)
+    )
+    return pdf.Box(1, x0, top - 20 * len(cells), x1, top, lines)
+
+
+def test_side_by_side_columns_of_cells_are_read_as_table_rows() -> None:
+    from qa.ingest.pdf_tables import find_tables
+
+    names = cell_column(50, 150, ["Source", "Nuclear", "Wind"])
+    values = cell_column(200, 260, ["MW", "2490", "1335"])
+    [table] = find_tables([values, names], rtl=False)
+    assert table.rows == (("Source", "MW"), ("Nuclear", "2490"), ("Wind", "1335"))
+    [found] = find_tables([values, names], rtl=True)  # right to left: the right column first
+    assert found.rows[0] == ("MW", "Source")
+
+
+def test_two_columns_of_prose_are_not_a_table() -> None:
+    from qa.ingest.pdf_tables import find_tables
+
+    prose = ["words " * 9, "more words " * 5, "and the end of it " * 2]
+    left, right = cell_column(50, 250, prose), cell_column(300, 500, prose)
+    assert [b.rows for b in find_tables([left, right], rtl=False)] == [(), ()]

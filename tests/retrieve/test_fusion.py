@@ -39,6 +39,21 @@ def test_fuse_orders_by_weighted_evidence_and_ignores_zero_weights() -> None:
     assert fuse(signals, {"a": 1.0, "b": 1.0, "c": 5.0})[1] > fused[1]
 
 
+def test_fuse_by_hand() -> None:
+    """Weights 3 and 1 on opposite z-scores leave z itself: sigmoid(2 * (3z - z) / 4)."""
+    z = np.array([-1.0, 0.0, 1.0]) * np.sqrt(1.5)
+    fused = fuse(
+        {"a": np.array([1.0, 2.0, 3.0]), "b": np.array([3.0, 2.0, 1.0])}, {"a": 3.0, "b": 1.0}
+    )
+    assert fused == pytest.approx(1 / (1 + np.exp(-z)))
+
+
+def test_a_signal_of_zero_weight_is_not_read() -> None:
+    fused = fuse({"a": np.array([1.0, 2.0]), "b": np.array([np.nan, 1.0])}, {"a": 1.0})
+    assert not np.isnan(fused).any()
+    assert fused[1] > fused[0]
+
+
 def test_fuse_needs_a_weight() -> None:
     with pytest.raises(ValueError, match="positive weight"):
         fuse({"a": np.array([1.0])}, {"a": 0.0})

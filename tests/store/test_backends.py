@@ -19,8 +19,8 @@ from qa.backends import open_pipeline
 from qa.domain import Document
 from qa.errors import IndexMismatchError, NotFoundError
 from qa.pipeline import Pipeline, PipelineOptions
-from qa.retrieve.hybrid import ViewIndex
 from qa.store.manifest import Manifest
+from qa.store.milvus import MilvusIndex
 from qa.store.vectors import FaissIndex
 from qa.text.chunk import ChunkingConfig, chunk_document
 
@@ -221,16 +221,16 @@ def test_long_documents_round_trip(backend: str, tmp_path: Path, request) -> Non
 
 # --------------------------------------------------------------------- the VectorIndex protocol
 @pytest.fixture(params=BACKENDS)
-def vector_index(request: pytest.FixtureRequest) -> ViewIndex:
+def vector_index(request: pytest.FixtureRequest) -> FaissIndex | MilvusIndex:
     if request.param == "faiss":
         return FaissIndex(4)
-    from qa.store.milvus import MilvusIndex, connect
+    from qa.store.milvus import connect
 
     client = connect(request.getfixturevalue("milvus_uri"))
     return MilvusIndex(client, f"v{next(_prefixes)}_{int(time.time())}", 4)
 
 
-def test_vector_index_add_search_replace_remove(vector_index: ViewIndex) -> None:
+def test_vector_index_add_search_replace_remove(vector_index: FaissIndex | MilvusIndex) -> None:
     eye = np.eye(4, dtype=np.float32)
     vector_index.add(np.array([10, 11, 12], np.int64), eye[:3])
     assert len(vector_index) == 3

@@ -241,10 +241,17 @@ def test_searches_go_on_while_a_snapshot_is_taken_and_writes_wait(
     search.start()
     search.join(10)
     assert not search.is_alive() and len(found) == 5  # answered mid-snapshot
-    write = threading.Thread(target=lambda: view.apply([4], [_stored(41, rng)], generation=3))
+    writing = threading.Event()
+
+    def write_one() -> None:
+        writing.set()
+        view.apply([4], [_stored(41, rng)], generation=3)
+
+    write = threading.Thread(target=write_one)
     write.start()
+    assert writing.wait(10)  # the write has begun...
     write.join(0.3)
-    assert write.is_alive()  # a write waits for the snapshot: it must hold one generation
+    assert write.is_alive()  # ...and waits for the snapshot: it must hold one generation
     release.set()
     snapshot.join(10)
     write.join(10)

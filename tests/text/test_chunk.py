@@ -4,6 +4,7 @@ import pytest
 
 from qa.domain import Document
 from qa.text.chunk import (
+    MIN_WINDOW_TOKENS,
     TITLE_CONTEXT_WORDS,
     ChunkingConfig,
     chunk_document,
@@ -50,7 +51,8 @@ def test_passage_ids_are_stable(index: int) -> None:
 def test_long_titles_are_cut_for_embedding() -> None:
     doc = Document(id="t", text="Body.", title=" ".join(["word"] * 1000))
     [passage] = chunk_document(doc, words, ChunkingConfig())
-    assert with_title(passage).split("\n")[0].split() == ["word"] * TITLE_CONTEXT_WORDS
+    assert with_title(passage).split("\n")[0].split() == ["word"] * 24
+    assert TITLE_CONTEXT_WORDS == 24
     assert with_title(replace(passage, title="")) == "Body."
 
 
@@ -65,3 +67,28 @@ def test_passages_fit_the_model_window_with_their_title(title: str, window: int)
     assert max(words(with_title(p)) for p in passages) > window - 5  # and use most of it
     unbounded = chunk_document(doc, words, ChunkingConfig(max_tokens=400))
     assert max(words(p.text) for p in unbounded) > window  # without a window only max_tokens cuts
+
+
+def tokens_with_specials(text: str) -> int:
+    """A tokenizer's count: a token per word plus two special tokens, even for no text."""
+    return len(text.split()) + 2
+
+
+ONE_WORD_SENTENCES = " ".join(f"w{i}." for i in range(400))
+
+
+def test_the_title_takes_its_own_cost_out_of_the_window() -> None:
+    """Passages fill the window exactly: body + title + the specials counted once."""
+    doc = Document(id="w", text=ONE_WORD_SENTENCES, title="A five word long title")
+    passages = chunk_document(doc, tokens_with_specials, ChunkingConfig(), window=100)
+    counts = [tokens_with_specials(with_title(p)) for p in passages]
+    assert max(counts) == 100
+    assert all(n <= 100 for n in counts)
+
+
+def test_a_long_title_leaves_the_passage_at_least_min_window_tokens() -> None:
+    """A 24-word title would leave 54 of 80 tokens: the passage keeps MIN_WINDOW_TOKENS."""
+    doc = Document(id="w", text=ONE_WORD_SENTENCES, title=" ".join(["heading"] * 30))
+    passages = chunk_document(doc, tokens_with_specials, ChunkingConfig(), window=80)
+    assert max(tokens_with_specials(p.text) for p in passages) == 64
+    assert MIN_WINDOW_TOKENS == 64

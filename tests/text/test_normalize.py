@@ -103,6 +103,10 @@ def test_tokens_drop_stopwords_and_stem(text: str, expected: list[str]) -> None:
         ("hello world", "latin"),
         ("1234 !!", "other"),
         ("Putin بوتين بوتين", "arabic"),
+        ("ab سم", "arabic"),  # a tie goes to Arabic
+        ("Putin بوتين", "arabic"),  # five letters each
+        ("Putin بوتي", "latin"),
+        ("Ça été", "latin"),  # accented Latin letters count as Latin
     ],
 )
 def test_script_of(text: str, script: str) -> None:

@@ -45,6 +45,12 @@ def test_paragraphs(text: str, expected: list[str]) -> None:
         ("This line ends like a sentence.", False),
         ("هل هذا سؤال؟", False),
         (" ".join(["word"] * 20), False),
+        (" ".join(["كلمة"] * 14), True),  # HEADING_MAX_WORDS words: still a heading
+        (" ".join(["كلمة"] * 15), False),  # one more: a line of text
+        ("Three word line:", False),  # a colon announces what follows
+        ("سطر قصير،", False),
+        ("Quoted end”", False),
+        ("", False),
     ],
 )
 def test_is_heading(line: str, heading: bool) -> None:
@@ -98,10 +104,52 @@ def test_clauses_without_commas_fall_back_to_even_word_chunks() -> None:
     assert [len(text[s.start : s.end].split()) for s in spans] == [24, 24, 22]
 
 
+@pytest.mark.parametrize(
+    ("words", "sizes"),
+    [(60, [30, 30]), (61, [21, 21, 19]), (31, [16, 15])],
+)
+def test_even_word_chunks_are_as_few_as_fit(words: int, sizes: list[int]) -> None:
+    text = " ".join(f"w{i}" for i in range(words))
+    assert [len(text[s.start : s.end].split()) for s in clauses(text, max_words=30)] == sizes
+
+
 def test_clauses_merge_tiny_pieces() -> None:
     text = "Added: " + ", ".join(["x y z w v"] * 8) + "."
     spans = clauses(text, max_words=30)
     assert all(len(text[s.start : s.end].split()) >= 4 for s in spans)
+
+
+def _comma_pieces(*sizes: int) -> str:
+    """A sentence of comma-separated pieces of the given word counts."""
+    return ", ".join(" ".join(f"w{n}x{i}" for i in range(size)) for n, size in enumerate(sizes))
+
+
+@pytest.mark.parametrize(
+    ("sizes", "clause_words"),
+    [
+        ((3, 9, 9), [12, 9]),  # under CLAUSE_MIN_WORDS (4): merged even past max_words
+        ((4, 9, 9), [4, 9, 9]),  # exactly the minimum: a clause of its own
+        ((9, 9, 3), [9, 12]),  # a short last piece joins the one before
+        ((9, 9, 4), [9, 9, 4]),  # a last piece of the minimum stays
+        ((5, 4, 9), [9, 9]),  # pieces merge while they fit in max_words
+        ((6, 4, 9), [10, 9]),  # ...up to exactly max_words
+    ],
+)
+def test_clause_pieces_merge_at_the_minimum(
+    sizes: tuple[int, ...], clause_words: list[int]
+) -> None:
+    text = _comma_pieces(*sizes) + "."
+    spans = clauses(text, max_words=10)
+    assert [len(text[s.start : s.end].split()) for s in spans] == clause_words
+    assert spans[0].start == 0 and spans[-1].end == len(text)
+
+
+def test_the_arabic_comma_breaks_a_clause_off_centre() -> None:
+    """A cut at "،" after 8 words, where an even split of 38 words would cut at 19."""
+    text = " ".join(["كلمة"] * 8) + "، " + " ".join(["أخرى"] * 30) + "."
+    spans = clauses(text, max_words=30)
+    assert [len(text[s.start : s.end].split()) for s in spans] == [8, 30]
+    assert text[spans[0].start : spans[0].end].endswith("،")
 
 
 def test_windows_fit_and_overlap() -> None:

@@ -22,6 +22,14 @@
     return parts[1] === answer.text ? parts : null;
   }
 
+  // The context as [before, answer, after]; null when it is missing or the offsets disagree.
+  function contextParts(answer) {
+    const context = answer.context;
+    if (!context || context.start > answer.start || context.end < answer.end) return null;
+    const parts = splitAt(context.text, answer.start - context.start, answer.end - context.start);
+    return parts[1] === answer.text ? parts : null;
+  }
+
   function el(tag, props, children) {
     const node = document.createElement(tag);
     Object.assign(node, props || {});
@@ -90,14 +98,23 @@
 
   function renderAnswer(body) {
     const answerBox = $("answer");
+    const contextBox = $("answer-context");
     const meta = $("answer-meta");
     const answer = body.answer;
     const sources = body.sources || [];
     answerBox.replaceChildren();
+    contextBox.replaceChildren();
+    contextBox.hidden = true;
     meta.replaceChildren();
     if (answer) {
       answerBox.dataset.state = "answered";
       answerBox.append(answer.text);
+      // The clause around the span, span highlighted; not shown when it is the span itself.
+      const parts = contextParts(answer);
+      if (parts && (parts[0] || parts[2])) {
+        contextBox.append(parts[0], el("mark", {}, [parts[1]]), parts[2]);
+        contextBox.hidden = false;
+      }
       const from = sources.find((s) => s.id === answer.source_id);
       if (from) {
         const link = el("a", { href: `#source-${from.rank}` }, [

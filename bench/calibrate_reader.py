@@ -1,0 +1,214 @@
+"""Calibrate abstention with the span reader; write qa/data/reader_calibration.json.
+
+    python bench/calibrate_reader.py [--index-dir DIR] [--out FILE] [--limit N]
+
+Every seed, ARCD and ARCD-XL question is asked against two half-indexes (documents split by a
+hash of their id, as bench/calibrate.py does), so each is asked once where its document is
+present and once where it is absent. The reader reads each once; then
+1. the passage prior (ReaderCalibration.passage_weight) is the grid value with the best token
+   F1 of the in-corpus answers;
+2. per script group (question in the passages' script or not) a logistic regression on the
+   reader evidence (margin, score, retrieval logit) separates in-corpus from out-of-corpus;
+3. its cut is the one answering most in-corpus questions while abstaining on at least
+   --abstain-same / --abstain-cross of the out-of-corpus ones, on held-out halves.
+Run it again whenever the reader's weights change.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from calibrate import fit_logistic, split_halves
+from features import Asked, ask_all, half, open_index
+
+from qa.answer.abstain import Abstainer, Logistic, gather_evidence
+from qa.answer.extractive import ClauseChoice, ClauseModel, choose_clause, is_cross_script
+from qa.answer.reader_abstain import (
+    CALIBRATION_FILE,
+    READER_EVIDENCE,
+    ReaderCalibration,
+    reader_evidence,
+    write_calibration,
+)
+from qa.answer.readers import load_span_scorer
+from qa.answer.reading import ReadingShape, SpanCandidateLike, SpanChoice, SpanScorer, read_span
+from qa.config import Settings
+from qa.evaluate import span_scores
+
+WEIGHTS = (0.0, 0.5, 1.0, 2.0, 4.0, 8.0)
+CUTS = tuple(round(0.05 * i, 2) for i in range(1, 20))
+
+
+@dataclass
+class CachedScorer:
+    """The span model, read once per (question, windows): the passage-weight grid re-ranks."""
+
+    model: SpanScorer
+    seen: dict[tuple[str, tuple[str, ...]], Sequence[SpanCandidateLike]] = field(
+        default_factory=dict
+    )
+
+    def read(
+        self, question: str, texts: Sequence[str], top_n: int = 5, max_answer_tokens: int = 30
+    ) -> Sequence[SpanCandidateLike]:
+        key = (question, tuple(texts))
+        if key not in self.seen:
+            self.seen[key] = self.model.read(question, texts, top_n, max_answer_tokens)
+        return self.seen[key]
+
+
+@dataclass(frozen=True)
+class Read:
+    """One question asked against one half: what retrieval and the reader said."""
+
+    asked: Asked
+    cross: bool
+    choice: ClauseChoice
+    retrieval_probability: float
+
+
+def prepare(asked: list[Asked], model: ClauseModel) -> list[Read]:
+    """Clause choice and retrieval probability of every question that retrieved something."""
+    abstainer = Abstainer()
+    out = []
+    for a in asked:
+        if not a.retrieval.candidates:
+            continue
+        choice = choose_clause(a.question.question, a.retrieval, a.idf, model)
+        if choice is None:
+            continue
+        cross = is_cross_script(a.question.question, a.retrieval)
+        evidence = gather_evidence(choice, a.retrieval, a.background)
+        out.append(Read(a, cross, choice, abstainer.probability(evidence, cross)))
+    return out
+
+
+def spans(
+    reads: list[Read], scorer: SpanScorer, shape: ReadingShape, weight: float
+) -> list[SpanChoice | None]:
+    """The reader's choice for every read, with this passage weight."""
+    return [
+        read_span(r.asked.question.question, r.asked.retrieval, r.choice, scorer, shape, weight)
+        for r in reads
+    ]
+
+
+def mean_f1(reads: list[Read], chosen: list[SpanChoice | None]) -> float:
+    """Token F1 of the spans of in-corpus answerable questions (no abstention)."""
+    scores = []
+    for r, span in zip(reads, chosen, strict=True):
+        if r.asked.in_corpus and r.asked.question.answerable:
+            f1, _, _ = span_scores(r.asked.question, span.answer.text if span else None, None)
+            if f1 is not None:
+                scores.append(f1)
+    return float(np.mean(scores)) if scores else 0.0
+
+
+def fit_group(
+    x: np.ndarray, y: np.ndarray, min_abstained: float
+) -> tuple[Logistic, float, dict[str, object]]:
+    """Logistic model, chosen cut and the held-out trade-off table of one script group."""
+    probabilities = np.zeros(len(y))
+    for train, test in (split_halves(len(y)), split_halves(len(y))[::-1]):
+        b, w = fit_logistic(x[train], y[train])
+        probabilities[test] = 1 / (1 + np.exp(-(x[test] @ w + b)))
+    table = {}
+    best_cut, best_answered = CUTS[-1], -1.0
+    for cut in CUTS:
+        abstained = float(np.mean(probabilities[y == 0] < cut)) if (y == 0).any() else 1.0
+        answered = float(np.mean(probabilities[y == 1] >= cut)) if (y == 1).any() else 0.0
+        table[str(cut)] = {"negatives_abstained": abstained, "positives_answered": answered}
+        if abstained >= min_abstained and answered > best_answered:
+            best_cut, best_answered = cut, answered
+    bias, w = fit_logistic(x, y)
+    model = Logistic(round(bias, 4), tuple(round(float(v), 4) for v in w))
+    report = {
+        "positives": int(y.sum()),
+        "negatives": int(len(y) - y.sum()),
+        "cut": best_cut,
+        "held_out_at_cut": table[str(best_cut)],
+        "held_out_by_cut": table,
+    }
+    return model, best_cut, report
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--index-dir", type=Path, default=Path("bench/results/calibration-index"))
+    parser.add_argument("--out", type=Path, default=CALIBRATION_FILE)
+    parser.add_argument(
+        "--report", type=Path, default=Path("bench/results/reader-calibration.json")
+    )
+    parser.add_argument("--limit", type=int, default=None, help="only the first N questions")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads of the reader")
+    parser.add_argument("--abstain-same", type=float, default=0.8)
+    parser.add_argument("--abstain-cross", type=float, default=0.7)
+    args = parser.parse_args()
+    started = time.perf_counter()
+    settings = Settings()
+    model = load_span_scorer("on", settings.model_cache_dir, args.threads)
+    assert model is not None
+    scorer = CachedScorer(model)
+    pipeline, questions, owner = open_index(args.index_dir)
+    questions = questions[: args.limit] if args.limit else questions
+    docs = {d.id for d in pipeline.list_documents()}
+    part_a = {d for d in docs if half(d) == 0}
+    asked = ask_all(pipeline, questions, owner, part_a)
+    asked += ask_all(pipeline, questions, owner, docs - part_a)
+    reads = prepare(asked, ClauseModel())
+    shape = ReadingShape()
+    print(f"reading {len(reads)} question-halves …", file=sys.stderr)
+    by_weight = {w: spans(reads, scorer, shape, w) for w in WEIGHTS}
+    f1_by_weight = {str(w): round(mean_f1(reads, chosen), 4) for w, chosen in by_weight.items()}
+    weight = max(WEIGHTS, key=lambda w: f1_by_weight[str(w)])
+    chosen = by_weight[weight]
+    groups = {"same_script": (False, args.abstain_same), "cross_script": (True, args.abstain_cross)}
+    models: dict[str, tuple[Logistic, float]] = {}
+    report: dict[str, object] = {"f1_by_passage_weight": f1_by_weight, "passage_weight": weight}
+    for name, (cross, min_abstained) in groups.items():
+        rows, labels = [], []
+        for r, span in zip(reads, chosen, strict=True):
+            if r.cross != cross:
+                continue
+            if span is None:  # no span at all: always an abstention, nothing to fit
+                continue
+            rows.append(reader_evidence(span, r.retrieval_probability))
+            labels.append(1.0 if r.asked.in_corpus and r.asked.question.answerable else 0.0)
+        if len(set(labels)) < 2:  # nothing to separate: keep "answer when the span wins"
+            models[name] = (Logistic(0.0, (1.0, 0.0, 0.0)), 0.5)
+            report[name] = {"skipped": f"{len(labels)} rows of one class"}
+            continue
+        fitted, cut, group_report = fit_group(np.array(rows), np.array(labels), min_abstained)
+        models[name] = (fitted, cut)
+        report[name] = group_report
+    calibration = ReaderCalibration(
+        same_script=models["same_script"][0],
+        cross_script=models["cross_script"][0],
+        threshold=models["same_script"][1],
+        cross_threshold=models["cross_script"][1],
+        passage_weight=weight,
+        source=f"bench/calibrate_reader.py, {time.strftime('%Y-%m-%d %H:%M')}, "
+        f"{len(reads)} question-halves of seed + ARCD + ARCD-XL; evidence {READER_EVIDENCE}",
+    )
+    write_calibration(calibration, args.out)
+    report["calibration"] = calibration.as_dict()
+    report["seconds"] = round(time.perf_counter() - started, 1)
+    args.report.parent.mkdir(parents=True, exist_ok=True)
+    args.report.write_text(json.dumps(report, indent=2, ensure_ascii=False))
+    print(json.dumps(report, indent=2, ensure_ascii=False))
+    print(f"written: {args.out} and {args.report}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,94 @@
+"""The reader's abstention calibration: one JSON file, parsed strictly, cut on both sides."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from qa.answer.abstain import Logistic
+from qa.answer.reader_abstain import (
+    CALIBRATION_FILE,
+    READER_EVIDENCE,
+    ReaderCalibration,
+    load_calibration,
+    logit,
+    reader_evidence,
+    write_calibration,
+)
+from qa.answer.reading import SpanChoice
+from qa.domain import Answer
+from qa.errors import ConfigError
+
+MARGIN_ONLY = ReaderCalibration(
+    same_script=Logistic(0.0, (1.0, 0.0, 0.0)),
+    cross_script=Logistic(-2.0, (1.0, 0.0, 0.0)),
+    threshold=0.5,
+    cross_threshold=0.5,
+)
+
+
+def _choice(score: float, null: float) -> SpanChoice:
+    return SpanChoice(Answer("x", "p", 0, 1, score), score, null, 0)
+
+
+def test_the_shipped_calibration_loads() -> None:
+    calibration = load_calibration()
+    assert 0.0 < calibration.threshold < 1.0 and 0.0 < calibration.cross_threshold < 1.0
+    assert json.loads(CALIBRATION_FILE.read_text())["evidence"] == list(READER_EVIDENCE)
+
+
+@pytest.mark.parametrize(
+    ("score", "null", "cross", "answered"),
+    [
+        (6.0, 1.0, False, True),  # margin 5: p 0.99
+        (1.0, 6.0, False, False),  # margin -5: p 0.007
+        (1.5, 1.0, False, True),  # margin 0.5: p 0.62, just above the cut
+        (1.0, 1.5, False, False),  # margin -0.5: p 0.38, just below
+        (2.5, 1.0, True, False),  # cross-script: bias -2 makes margin 1.5 too little
+        (4.5, 1.0, True, True),  # margin 3.5 - 2 = 1.5: p 0.82
+    ],
+)
+def test_abstention_on_both_sides_of_the_cut(
+    score: float, null: float, cross: bool, answered: bool
+) -> None:
+    evidence = reader_evidence(_choice(score, null), retrieval_probability=0.5)
+    probability = MARGIN_ONLY.probability(evidence, cross)
+    assert (probability >= MARGIN_ONLY.cut(cross)) is answered
+
+
+def test_evidence_order_and_logit() -> None:
+    assert reader_evidence(_choice(3.0, 1.0), 0.5) == [2.0, 3.0, 0.0]
+    assert logit(0.9) == pytest.approx(math.log(9))
+    assert math.isfinite(logit(0.0)) and math.isfinite(logit(1.0))
+
+
+def test_write_then_load_round_trips(tmp_path: Path) -> None:
+    path = tmp_path / "calibration.json"
+    write_calibration(MARGIN_ONLY, path)
+    assert load_calibration(path) == MARGIN_ONLY
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"evidence": ["margin"]},
+        {"same_script": {"bias": 0, "weights": [1, 2]}},
+        {"threshold": "high"},
+        {"cross_script": None},
+    ],
+)
+def test_a_malformed_calibration_is_a_configuration_error(
+    tmp_path: Path, change: dict[str, object]
+) -> None:
+    path = tmp_path / "calibration.json"
+    path.write_text(json.dumps({**MARGIN_ONLY.as_dict(), **change}))
+    with pytest.raises(ConfigError, match="reader calibration"):
+        load_calibration(path)
+
+
+def test_a_missing_calibration_file_is_a_configuration_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="unreadable"):
+        load_calibration(tmp_path / "absent.json")

@@ -1,0 +1,187 @@
+"""Answer assembly with a span model: windows, one batched call, passage choice, offsets.
+
+The span models here are hand-made fakes that propose given spans by text: they test the
+plumbing around any reader, never reading quality.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pytest
+
+from qa.answer.extractive import ClauseChoice
+from qa.answer.reading import ReadingShape, SpanScorer, read_span, reading_windows
+from qa.answer.span import words_in
+from qa.domain import Answer, Clause, Passage
+from qa.retrieve.hybrid import Candidate, Retrieval
+from qa.text.split import clauses
+
+
+@dataclass(frozen=True)
+class FakeSpan:
+    """A span as qa.reader.infer.SpanCandidate describes one."""
+
+    text_index: int
+    start: int
+    end: int
+    score: float
+    null_score: float
+
+
+@dataclass
+class FakeReader:
+    """Proposes each (substring, score) found in a text; records what it was asked."""
+
+    wanted: list[tuple[str, float]]
+    null_score: float = 0.0
+    calls: list[list[str]] = field(default_factory=list)
+
+    def read(
+        self, question: str, texts: Sequence[str], top_n: int = 5, max_answer_tokens: int = 30
+    ) -> list[FakeSpan]:
+        self.calls.append(list(texts))
+        found = [
+            FakeSpan(i, text.index(s), text.index(s) + len(s), score, self.null_score)
+            for s, score in self.wanted
+            for i, text in enumerate(texts)
+            if s in text
+        ]
+        return sorted(found, key=lambda f: -f.score)[:top_n]
+
+
+def _passage(pid: str, text: str) -> Passage:
+    units = tuple(Clause(s.start, s.end) for s in clauses(text))
+    return Passage(pid, "d", text, "", 0, len(text), clauses=units)
+
+
+PASSAGES = [
+    _passage(
+        "p1",
+        "🎉 وأكد عمران خان على الدعم الواسع في المجتمع الباكستاني وفي العالم الإسلامي. "
+        "وجاء ذلك خلال اتصال هاتفي. وتحدث الجانبان عن الطاقة.",
+    ),
+    _passage(
+        "p2",
+        "Putin held his annual press conference on 23 December in Moscow. "
+        "Reporters from many countries attended it.",
+    ),
+    _passage("p3", "Pakistan has looked at Russia through India since 1947. Ties grew later."),
+    _passage("p4", "An unrelated fourth passage about rivers and lakes."),
+]
+
+
+def _retrieval(passages: list[Passage]) -> Retrieval:
+    candidates = [
+        Candidate(p, 1.0 - 0.1 * i, 0.8, 0.8, 0.5, np.zeros(len(p.clauses)))
+        for i, p in enumerate(passages)
+    ]
+    return Retrieval(candidates, 0.5)
+
+
+def _clauses(retrieval: Retrieval, best: dict[int, int] | None = None) -> ClauseChoice:
+    """Clause ranker output: every clause of the top passages, the `best` one scoring highest."""
+    slots, scores = [], []
+    for ci, c in enumerate(retrieval.candidates[:4]):
+        for j in range(len(c.passage.clauses)):
+            slots.append((ci, j))
+            scores.append(1.0 if (best or {}).get(ci) == j else -float(j))
+    p = retrieval.candidates[0].passage
+    answer = Answer(p.text, p.id, 0, len(p.text), 1.0)
+    return ClauseChoice(answer, 0.5, 0.1, 0.1, tuple(slots), tuple(scores))
+
+
+def _read(reader: SpanScorer, shape: ReadingShape | None = None, **kw: float):  # type: ignore[no-untyped-def]
+    retrieval = _retrieval(PASSAGES)
+    return read_span("q?", retrieval, _clauses(retrieval), reader, shape or ReadingShape(), **kw)
+
+
+@pytest.mark.parametrize(
+    ("wanted", "text", "passage"),
+    [
+        ([("الدعم الواسع", 5.0), ("23 December", 3.0)], "الدعم الواسع", "p1"),
+        ([("الدعم الواسع", 2.0), ("23 December", 6.0)], "23 December", "p2"),
+        ([("1947", 9.0), ("23 December", 6.0)], "1947", "p3"),
+    ],
+)
+def test_the_reader_score_picks_span_and_passage(
+    wanted: list[tuple[str, float]], text: str, passage: str
+) -> None:
+    reader = FakeReader(wanted)
+    choice = _read(reader)
+    assert choice is not None
+    assert (choice.answer.text, choice.answer.passage_id) == (text, passage)
+    source = next(p for p in PASSAGES if p.id == passage)
+    assert source.text[choice.answer.start : choice.answer.end] == text
+
+
+def test_one_batched_call_reads_one_window_per_top_passage() -> None:
+    reader = FakeReader([("1947", 1.0)])
+    _read(reader, ReadingShape(passages=3))
+    assert len(reader.calls) == 1
+    [texts] = reader.calls
+    assert len(texts) == 3  # the fourth passage is not read
+    for text, passage in zip(texts, PASSAGES, strict=False):
+        assert text in passage.text
+
+
+def test_windows_are_the_best_clause_and_neighbours_within_the_word_budget() -> None:
+    long = _passage("long", " ".join(f"Sentence {i} has five words." for i in range(40)))
+    retrieval = _retrieval([long])
+    shape = ReadingShape(passages=1, window_words=16)
+    [window] = reading_windows(retrieval, _clauses(retrieval, best={0: 20}), shape)
+    text = long.text[window.start : window.end]
+    assert "Sentence 20 has" in text
+    assert len(text.split()) <= 16
+
+
+def test_retrieval_prior_can_overrule_a_close_reader_score() -> None:
+    wanted = [("الدعم الواسع", 5.0), ("1947", 5.1)]
+    assert _read(FakeReader(wanted)).answer.text == "1947"  # type: ignore[union-attr]
+    # p1 leads retrieval (1.0 vs 0.8): a passage weight of 1 moves the answer there
+    chosen = _read(FakeReader(wanted), passage_weight=1.0)
+    assert chosen is not None and chosen.answer.text == "الدعم الواسع"
+
+
+def test_context_holds_the_span_with_exact_offsets_in_arabic_after_emoji() -> None:
+    choice = _read(FakeReader([("الدعم الواسع", 5.0)]))
+    assert choice is not None
+    answer, context = choice.answer, choice.answer.context
+    assert context is not None
+    passage = PASSAGES[0].text
+    assert passage[context.start : context.end] == context.text
+    assert context.start <= answer.start and answer.end <= context.end
+    assert context.text[answer.start - context.start : answer.end - context.start] == answer.text
+    assert len(words_in(passage, context.start, context.end)) <= 40
+    assert context.text != passage and "🎉" in passage[: answer.start]
+
+
+def test_long_spans_lose_to_short_ones_and_are_capped() -> None:
+    long = "Putin held his annual press conference on 23 December in Moscow"  # 11 words
+    choice = _read(FakeReader([(long, 9.0), ("عمران خان", 4.0)]))
+    assert choice is not None and choice.answer.text == "عمران خان"
+    alone = _read(FakeReader([(long, 9.0)]))
+    assert alone is not None
+    assert alone.answer.text == "Putin held his annual press conference on 23"
+
+
+def test_punctuation_only_spans_are_skipped_and_margins_reported() -> None:
+    reader = FakeReader([(". ", 9.0), ("1947", 2.0)], null_score=0.5)
+    choice = _read(reader)
+    assert choice is not None and choice.answer.text == "1947"
+    assert choice.score == 2.0 and choice.null_score == 0.5 and choice.margin == 1.5
+
+
+def test_nothing_proposed_means_no_choice() -> None:
+    assert _read(FakeReader([])) is None
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"passages": 0}, {"window_words": 0}, {"max_span_words": 10, "context_words": 8}],
+)
+def test_reading_shape_refuses_impossible_settings(kwargs: dict[str, int]) -> None:
+    with pytest.raises(ValueError, match=r"ReadingShape|context"):
+        ReadingShape(**kwargs)
