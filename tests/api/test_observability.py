@@ -94,8 +94,9 @@ def test_access_log_is_json_with_the_request_id(
 def test_serve_with_workers_gets_a_shared_metrics_folder_it_cleans(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.delenv(MULTIPROC_VARIABLE, raising=False)
-    monkeypatch.delenv("QA_METRICS_DIR", raising=False)
+    for name in (MULTIPROC_VARIABLE, "QA_METRICS_DIR"):
+        monkeypatch.setenv(name, "")  # recorded: what shared_metrics_dir sets is undone after
+        monkeypatch.delenv(name)
     with shared_metrics_dir(1, None) as none:
         assert none is None and MULTIPROC_VARIABLE not in os.environ
     with shared_metrics_dir(2, None) as made:
