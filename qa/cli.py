@@ -230,7 +230,7 @@ def serve(
 
     import uvicorn
 
-    from qa.api.metrics import shared_metrics_dir
+    from qa.api.shared_metrics import shared_metrics_dir
 
     settings = _settings(index_dir)
     if index_dir is not None:
@@ -240,7 +240,7 @@ def serve(
     workers = workers or settings.workers
     with shared_metrics_dir(workers, settings.metrics_dir) as metrics_dir:
         if metrics_dir is not None:
-            err.print(f"Metrics of the {workers} workers add up in {metrics_dir}", soft_wrap=True)
+            err.print(f"Metrics of the workers add up in {metrics_dir}", soft_wrap=True)
         uvicorn.run(
             "qa.api.main:create_app",
             factory=True,

@@ -5,7 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Self
 
-from pydantic import Field, HttpUrl, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    HttpUrl,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from qa.choices import (
@@ -133,14 +141,15 @@ class Settings(BaseSettings):
     milvus_token: SecretStr | None = Field(
         None, description="Milvus credentials ('user:password')."
     )
-    metrics_dir: Path | None = Field(
-        None,
-        validation_alias="PROMETHEUS_MULTIPROC_DIR",
-        description="Folder where the workers' Prometheus counts add up (prometheus_client's "
-        "own variable; `qa serve --workers N` makes a temporary one when unset).",
-    )
     milvus_collection: str = Field(
         "qa", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,200}$", description="Milvus collection prefix."
+    )
+    metrics_dir: Path | None = Field(
+        None,
+        validation_alias=AliasChoices("QA_METRICS_DIR", "PROMETHEUS_MULTIPROC_DIR"),
+        description="Folder where the server processes' Prometheus counts add up (or "
+        "prometheus_client's PROMETHEUS_MULTIPROC_DIR); `qa serve --workers N` makes a "
+        "temporary one when unset.",
     )
 
     @field_validator("api_keys", "cors_origins", mode="before")

@@ -81,12 +81,12 @@ class LiveServer:
         self.proc.wait(timeout=30)
         self.log.close()
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 60.0) -> None:
         """SIGTERM: a graceful shutdown (the pipeline closes and writes a snapshot)."""
         if self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGTERM)
         try:
-            self.proc.wait(timeout=60)
+            self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.kill()
         self.log.close()

@@ -85,7 +85,7 @@ def test_the_embedder_protocol_imports_no_backend() -> None:
     assert not {m for m in imported if m.startswith("qa.embed.")}
 
 
-OUTER = ("qa.api", "qa.cli", "qa.eval_cli", "qa.wiring", "qa.mcp")
+OUTER = ("qa.api", "qa.cli", "qa.eval_cli", "qa.wiring", "qa.mcp", "qa.reader.cli")
 
 
 @pytest.mark.parametrize("framework", ["fastapi", "starlette", "typer", "uvicorn"])

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from fastapi import APIRouter, Request, Response
@@ -17,7 +13,6 @@ from prometheus_client.registry import Collector
 
 from qa.pipeline import Pipeline, Timings
 
-MULTIPROC_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 STAGE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
@@ -41,7 +36,7 @@ class _IndexCollector(Collector):
 class Metrics:
     """One registry per app (tests build many apps in one process).
 
-    With `shared_dir` (PROMETHEUS_MULTIPROC_DIR, which `qa serve --workers N` sets up), every
+    With `shared_dir` (QA_METRICS_DIR; `qa serve --workers N` sets one up), every
     worker writes its counts to files there and a scrape adds up all the workers' files, so
     whichever worker answers reports the service's totals.
     """
@@ -108,23 +103,3 @@ def metrics(request: Request) -> Response:
     state = request.app.state
     state.metrics.bind(state.pipeline)
     return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
-
-
-@contextmanager
-def shared_metrics_dir(workers: int, configured: Path | None) -> Iterator[Path | None]:
-    """For `qa serve --workers N`: a fresh folder where the workers' counts add up, removed after.
-
-    prometheus_client picks its storage from PROMETHEUS_MULTIPROC_DIR when a worker imports it,
-    so the variable is set here, in the parent, before the workers start. A folder the operator
-    configured is used as it is and kept.
-    """
-    if workers < 2 or configured is not None:
-        yield configured
-        return
-    folder = Path(tempfile.mkdtemp(prefix="qa-metrics-"))
-    os.environ[MULTIPROC_VARIABLE] = str(folder)
-    try:
-        yield folder
-    finally:
-        os.environ.pop(MULTIPROC_VARIABLE, None)
-        shutil.rmtree(folder, ignore_errors=True)

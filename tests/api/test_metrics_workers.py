@@ -65,5 +65,7 @@ def test_request_counts_add_up_across_two_workers(seed_index_dir: Path, tmp_path
             text = httpx.get(f"{server.url}/metrics", timeout=30).text
             assert _requests_total(text) == made + scrape  # + the scrapes before this one
     finally:
-        server.stop()
+        # each worker writes a snapshot as it stops: minutes on a loaded 2-core machine
+        server.stop(timeout=240)
+    assert server.proc.returncode == 0, "qa serve was killed before it could clean up"
     assert not folder.exists()  # qa serve removes the folder it made

@@ -14,7 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from qa.api.logs import JsonFormatter
 from qa.api.main import create_app
-from qa.api.metrics import MULTIPROC_VARIABLE, shared_metrics_dir
+from qa.api.shared_metrics import MULTIPROC_VARIABLE, shared_metrics_dir
 from qa.config import Settings
 from qa.pipeline import Pipeline
 
@@ -94,14 +94,25 @@ def test_access_log_is_json_with_the_request_id(
 def test_serve_with_workers_gets_a_shared_metrics_folder_it_cleans(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.delenv(MULTIPROC_VARIABLE, raising=False)
+    for name in (MULTIPROC_VARIABLE, "QA_METRICS_DIR"):
+        monkeypatch.setenv(name, "")  # recorded: what shared_metrics_dir sets is undone after
+        monkeypatch.delenv(name)
     with shared_metrics_dir(1, None) as none:
         assert none is None and MULTIPROC_VARIABLE not in os.environ
-    with shared_metrics_dir(4, tmp_path) as configured:
-        assert configured == tmp_path
-    assert tmp_path.is_dir()  # the operator's folder stays
     with shared_metrics_dir(2, None) as made:
         assert made is not None and made.is_dir()
         assert os.environ[MULTIPROC_VARIABLE] == str(made)  # what the workers will read
+        assert Settings().metrics_dir == made
         (made / "counter_123.db").write_bytes(b"")
     assert not made.exists() and MULTIPROC_VARIABLE not in os.environ
+    with shared_metrics_dir(1, tmp_path) as configured:
+        assert configured == tmp_path and os.environ[MULTIPROC_VARIABLE] == str(tmp_path)
+    assert tmp_path.is_dir()  # the operator's folder stays
+
+
+@pytest.mark.parametrize("variable", ["QA_METRICS_DIR", MULTIPROC_VARIABLE])
+def test_the_metrics_folder_is_read_from_either_variable(
+    variable: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(variable, str(tmp_path))
+    assert Settings().metrics_dir == tmp_path
