@@ -16,6 +16,8 @@ from qa.errors import ConfigError
 from qa.pipeline import Pipeline, PipelineOptions
 from tests.conftest import SEEDS
 
+pytestmark = pytest.mark.slow  # loads or exports a real transformer model
+
 QUESTION = "ماذا أكد عمران خان؟"
 
 

@@ -31,6 +31,8 @@ from qa.embed.export import (
 )
 from qa.errors import ConfigError
 
+pytestmark = pytest.mark.slow  # loads or exports a real transformer model
+
 LONG_AR = " ".join(["ذهب الطالب إلى المكتبة ليقرأ كتاباً عن تاريخ الأندلس."] * 120)
 TEXTS = {
     "english": "How much protein should an adult eat per day?",

@@ -13,6 +13,8 @@ from qa.embed.onnx_query import model_digest, pool, pooling_mode
 from qa.embed.sentence_transformers import SentenceTransformerEmbedder
 from qa.errors import ConfigError
 
+pytestmark = pytest.mark.slow  # loads or exports a real transformer model
+
 QUESTIONS = [
     "What did Imran Khan emphasize?",
     "ماذا أكد عمران خان؟",

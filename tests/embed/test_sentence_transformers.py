@@ -14,6 +14,8 @@ from qa.embed.factory import bundled_minilm_path
 from qa.errors import ConfigError, IndexMismatchError
 from qa.pipeline import PipelineOptions
 
+pytestmark = pytest.mark.slow  # loads or exports a real transformer model
+
 
 @pytest.fixture(scope="module")
 def minilm():  # type: ignore[no-untyped-def]
