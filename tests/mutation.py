@@ -260,7 +260,9 @@ def main(selected: list[str]) -> int:
         if _run_tests(tree) != 0:
             print("the fast tests fail without any mutant: fix them first")
             return 2
-        killed, survived, stale = [], [], []
+        killed: list[str] = []
+        survived: list[str] = []
+        stale: list[str] = []
         for mutant in mutants:
             path = tree / mutant.path
             original = path.read_text(encoding="utf-8")

@@ -79,20 +79,19 @@ def third_party_imports(source: str, own: str = PACKAGE) -> list[Imported]:
 
     def visit(node: ast.AST, guarded: bool) -> None:
         if isinstance(node, ast.If) and _is_type_checking(node):
-            for child in node.orelse:  # the body never runs
-                visit(child, guarded)
+            for branch in node.orelse:  # the body never runs
+                visit(branch, guarded)
             return
         if isinstance(node, ast.Try) and _handles_import_error(node):
-            for child in node.body:
-                visit(child, True)
-            for part in (node.handlers, node.orelse, node.finalbody):
-                for child in part:
-                    visit(child, guarded)
+            for tried in node.body:
+                visit(tried, True)
+            for rest in [*node.handlers, *node.orelse, *node.finalbody]:
+                visit(rest, guarded)
             return
         for name in _imported_names(node):
             top = name.partition(".")[0]
             if top not in sys.stdlib_module_names and top not in (own, "__future__"):
-                found.append(Imported(top, node.lineno, guarded))
+                found.append(Imported(top, getattr(node, "lineno", 0), guarded))
         for child in ast.iter_child_nodes(node):
             visit(child, guarded)
 
@@ -143,7 +142,7 @@ def _all_imports() -> list[tuple[str, Imported]]:
 
 @cache
 def _distributions() -> dict[str, list[str]]:
-    return packages_distributions()  # scans every installed distribution: once
+    return dict(packages_distributions())  # scans every installed distribution: once
 
 
 def _owners(module: str) -> set[str]:

@@ -16,7 +16,7 @@ from tests.conftest import hide_the_mcp_package
 pytest.importorskip("mcp", reason="the MCP server is the optional 'mcp' extra")
 
 from mcp import Client
-from mcp.types import CallToolResult
+from mcp.types import CallToolResult, TextContent
 
 from qa.mcp_server import INSTALL_HINT, NO_ANSWER, build_server
 
@@ -29,10 +29,18 @@ def _with_client(pipeline: Pipeline, body: Callable[[Client], Awaitable[None]]) 
     anyio.run(run)
 
 
+def _text(result: CallToolResult) -> str:
+    """The first content block's text (the tools answer with text blocks)."""
+    block = result.content[0]
+    assert isinstance(block, TextContent), block
+    return block.text
+
+
 def _structured(result: Any) -> dict[str, Any]:
     assert isinstance(result, CallToolResult) and not result.is_error, result
-    assert result.structured_content is not None
-    return result.structured_content
+    content: dict[str, Any] | None = result.structured_content
+    assert content is not None
+    return content
 
 
 def test_tools_describe_their_arguments_and_results(seed_pipeline: Pipeline) -> None:
@@ -62,7 +70,7 @@ def test_arabic_comes_back_as_stored_and_sources_can_be_fetched(seed_pipeline: P
         answer = _structured(result)["answer"]
         assert answer is not None and "الدعم الواسع" in answer["text"]
         assert answer["text"] in document_text  # logical order, no shaping
-        assert answer["text"] in result.content[0].text  # the JSON text is not \\u-escaped
+        assert answer["text"] in _text(result)  # the JSON text is not \\u-escaped
         passage = _structured(await client.call_tool("fetch", {"id": answer["source_id"]}))
         assert passage["kind"] == "passage"
         assert document_text[passage["start"] : passage["end"]] == passage["text"]
@@ -79,7 +87,7 @@ def test_abstention_is_a_plain_no_answer(seed_pipeline: Pipeline) -> None:
     async def body(client: Client) -> None:
         result = await client.call_tool("ask", {"question": question})
         assert not result.is_error
-        assert result.content[0].text.startswith(NO_ANSWER)
+        assert _text(result).startswith(NO_ANSWER)
         data = _structured(result)
         assert data["answer"] is None and data["sources"]  # the nearest passages, to cite
 
@@ -101,7 +109,7 @@ def test_mistakes_are_tool_errors_the_assistant_can_read(
 ) -> None:
     async def body(client: Client) -> None:
         result = await client.call_tool(tool, arguments)
-        assert result.is_error and code in result.content[0].text
+        assert result.is_error and code in _text(result)
 
     _with_client(seed_pipeline, body)
 

@@ -43,8 +43,9 @@ def index_copy(seed_index_dir: Path, tmp_path: Path) -> Path:
 
 def _call(result: Any) -> dict[str, Any]:
     assert isinstance(result, CallToolResult) and not result.is_error, result
-    assert result.structured_content is not None
-    return result.structured_content
+    content: dict[str, Any] | None = result.structured_content
+    assert content is not None
+    return content
 
 
 async def _exercise(session: ClientSession) -> None:

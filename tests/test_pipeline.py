@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
 from qa.backends import open_pipeline
 from qa.domain import Document
+from qa.embed import Embedder
+from qa.embed.base import Vectors
 from qa.errors import IndexMismatchError, InvalidInputError, NotFoundError
 from qa.pipeline import Pipeline, PipelineOptions
 from qa.text.chunk import ChunkingConfig, with_title
@@ -23,7 +26,7 @@ def test_answer_offsets_point_into_the_returned_source(seed_pipeline: Pipeline) 
     assert 0.0 <= result.answer.score <= 1.0
 
 
-def test_add_replace_delete_and_persistence(seed_pipeline: Pipeline, embedder) -> None:  # type: ignore[no-untyped-def]
+def test_add_replace_delete_and_persistence(seed_pipeline: Pipeline, embedder: Embedder) -> None:
     doc = Document(
         id="kiwi", text="The kiwi is a flightless bird native to New Zealand.", title="Kiwi"
     )
@@ -87,7 +90,9 @@ def test_bad_questions_are_refused(
         seed_pipeline.ask(question, top_k=top_k)
 
 
-def test_an_index_built_with_another_model_is_refused(seed_index_dir: Path, embedder) -> None:  # type: ignore[no-untyped-def]
+def test_an_index_built_with_another_model_is_refused(
+    seed_index_dir: Path, embedder: Embedder
+) -> None:
     manifest = json.loads((seed_index_dir / "manifest.json").read_text())
     assert manifest["embedder"] == "intfloat/multilingual-e5-small"
     assert manifest["dimension"] == 384
@@ -97,7 +102,7 @@ def test_an_index_built_with_another_model_is_refused(seed_index_dir: Path, embe
         dim = 384
         max_tokens = 512
 
-        def embed_queries(self, texts):  # type: ignore[no-untyped-def]
+        def embed_queries(self, texts: Sequence[str]) -> Vectors:
             return embedder.embed_queries(texts)
 
         embed_passages = embed_queries
@@ -109,7 +114,7 @@ def test_an_index_built_with_another_model_is_refused(seed_index_dir: Path, embe
         open_pipeline(PipelineOptions(index_dir=seed_index_dir), embedder=OtherModel())
 
 
-def test_bulk_add_commits_documents_before_a_bad_one(tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
+def test_bulk_add_commits_documents_before_a_bad_one(tmp_path: Path, embedder: Embedder) -> None:
     """Documents are embedded in groups but committed one by one, in order."""
     pipeline = open_pipeline(PipelineOptions(index_dir=tmp_path / "bulk"), embedder=embedder)
     good = [
@@ -129,22 +134,37 @@ def test_bulk_add_commits_documents_before_a_bad_one(tmp_path: Path, embedder) -
 class _Recording:
     """The real embedder, keeping every text it is asked to embed as a passage."""
 
-    def __init__(self, inner: object) -> None:
+    def __init__(self, inner: Embedder) -> None:
         self.inner = inner
         self.texts: list[str] = []
 
-    def __getattr__(self, name: str) -> object:
-        return getattr(self.inner, name)
+    @property
+    def model_id(self) -> str:
+        return self.inner.model_id
 
-    def embed_passages(self, texts: list[str]) -> object:
+    @property
+    def dim(self) -> int:
+        return self.inner.dim
+
+    @property
+    def max_tokens(self) -> int:
+        return self.inner.max_tokens
+
+    def count_tokens(self, text: str) -> int:
+        return self.inner.count_tokens(text)
+
+    def embed_queries(self, texts: Sequence[str]) -> Vectors:
+        return self.inner.embed_queries(texts)
+
+    def embed_passages(self, texts: Sequence[str]) -> Vectors:
         self.texts += texts
-        return self.inner.embed_passages(texts)  # type: ignore[attr-defined]
+        return self.inner.embed_passages(texts)
 
 
-def test_a_sentence_in_two_passages_is_embedded_once(tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
+def test_a_sentence_in_two_passages_is_embedded_once(tmp_path: Path, embedder: Embedder) -> None:
     recording = _Recording(embedder)
     options = PipelineOptions(index_dir=tmp_path / "d", chunking=ChunkingConfig(max_tokens=60))
-    pipeline = open_pipeline(options, embedder=recording)  # type: ignore[arg-type]
+    pipeline = open_pipeline(options, embedder=recording)
     recording.texts.clear()  # only what indexing embeds
     body = " ".join(f"Report {i} says the river {i} floods in spring." for i in range(30))
     pipeline.add_documents([Document(id="rivers", text=body)])
@@ -160,9 +180,9 @@ def test_a_sentence_in_two_passages_is_embedded_once(tmp_path: Path, embedder) -
     pipeline.close()
 
 
-def test_re_adding_a_document_embeds_only_what_changed(tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
+def test_re_adding_a_document_embeds_only_what_changed(tmp_path: Path, embedder: Embedder) -> None:
     recording = _Recording(embedder)
-    pipeline = open_pipeline(PipelineOptions(index_dir=tmp_path / "r"), embedder=recording)  # type: ignore[arg-type]
+    pipeline = open_pipeline(PipelineOptions(index_dir=tmp_path / "r"), embedder=recording)
     text = "The Nile floods in summer.\n\nThe Rhine starts in the Alps.\n\nThe Danube ends at sea."
     rivers = Document(id="rivers", text=text, title="Rivers")
     pipeline.add_documents([rivers])

@@ -18,6 +18,7 @@ from qa.answer.reader_abstain import ReaderCalibration, write_calibration
 from qa.answer.readers import load_span_scorer
 from qa.api.convert import ask_response
 from qa.backends import open_pipeline
+from qa.embed import Embedder
 from qa.errors import ConfigError, ReaderWeightsMismatchError
 from qa.generate.compose import extractive_answer
 from qa.pipeline import Pipeline, PipelineOptions
@@ -44,13 +45,17 @@ def calibration(tmp_path: Path) -> Path:
     return path
 
 
-def _pipeline(index: Path, embedder, reader: FakeReader | None, calibration: Path) -> Pipeline:  # type: ignore[no-untyped-def]
+def _pipeline(
+    index: Path, embedder: Embedder, reader: FakeReader | None, calibration: Path
+) -> Pipeline:
     options = PipelineOptions(index_dir=index, reader_calibration=calibration)
     return open_pipeline(options, embedder=embedder, span_scorer=reader)
 
 
 @pytest.fixture
-def reading(index_copy: Path, embedder, calibration: Path) -> Iterator[tuple[Pipeline, FakeReader]]:  # type: ignore[no-untyped-def]
+def reading(
+    index_copy: Path, embedder: Embedder, calibration: Path
+) -> Iterator[tuple[Pipeline, FakeReader]]:
     reader = FakeReader([(GOLD, 6.0), ("باكستان", 2.0)], null_score=1.0)
     pipeline = _pipeline(index_copy, embedder, reader, calibration)
     yield pipeline, reader
@@ -87,7 +92,7 @@ def test_the_span_is_the_answer_with_its_context_and_exact_offsets(
 
 def test_the_reader_abstains_when_no_answer_scores_higher(
     index_copy: Path,
-    embedder,  # type: ignore[no-untyped-def]
+    embedder: Embedder,
     calibration: Path,
 ) -> None:
     reader = FakeReader([(GOLD, 1.0)], null_score=3.0)
@@ -99,15 +104,17 @@ def test_the_reader_abstains_when_no_answer_scores_higher(
     pipeline.close()
 
 
-def test_nothing_proposed_is_an_abstention(index_copy: Path, embedder, calibration: Path) -> None:  # type: ignore[no-untyped-def]
+def test_nothing_proposed_is_an_abstention(
+    index_copy: Path, embedder: Embedder, calibration: Path
+) -> None:
     pipeline = _pipeline(index_copy, embedder, FakeReader([]), calibration)
     assert pipeline.ask(NITROGEN).answer is None
     pipeline.close()
 
 
 def test_reader_off_keeps_the_clause_answers(
-    index_copy: Path, seed_pipeline: Pipeline, embedder
-) -> None:  # type: ignore[no-untyped-def]
+    index_copy: Path, seed_pipeline: Pipeline, embedder: Embedder
+) -> None:
     off = open_pipeline(PipelineOptions(index_dir=index_copy, reader="off"), embedder=embedder)
     assert off.span_scorer() is None
     for question in (QUESTION, "What did Imran Khan emphasize?", NITROGEN):

@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 from qa.api.main import create_app
 from qa.backends import open_pipeline
 from qa.config import Settings
+from qa.embed import Embedder
 from qa.evaluate import load_eval_file
 from qa.pipeline import Pipeline, PipelineOptions, documents_from_paths
 from tests.conftest import _MODEL_CACHE, EVAL, SEEDS
@@ -33,7 +34,7 @@ SEED_QUESTIONS = load_eval_file(EVAL / "seed_questions.jsonl", documents_from_pa
 def reading(
     seed_index_dir: Path,
     tmp_path_factory: pytest.TempPathFactory,
-    embedder,  # type: ignore[no-untyped-def]
+    embedder: Embedder,
 ) -> Iterator[Pipeline]:
     target = tmp_path_factory.mktemp("reading") / "index"
     shutil.copytree(seed_index_dir, target)

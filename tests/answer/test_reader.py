@@ -6,12 +6,14 @@ import shutil
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from qa.answer.reader import TransformersReader
 from qa.backends import open_pipeline
 from qa.domain import Passage
+from qa.embed import Embedder
 from qa.errors import ConfigError
 from qa.pipeline import Pipeline, PipelineOptions
 from tests.conftest import SEEDS
@@ -46,7 +48,8 @@ def tiny_reader_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         pair="[CLS] $A [SEP] $B:1 [SEP]:1",
         special_tokens=[("[CLS]", cls), ("[SEP]", sep)],
     )
-    fast = PreTrainedTokenizerFast(
+    tokenizer_class: Any = PreTrainedTokenizerFast  # transformers ships it untyped
+    fast = tokenizer_class(
         tokenizer_object=tokenizer,
         unk_token="[UNK]",
         pad_token="[PAD]",
@@ -73,8 +76,8 @@ def tiny_reader_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def reader_pipeline(
     seed_index_dir: Path,
     tmp_path: Path,
-    embedder,
-    tiny_reader_dir: Path,  # type: ignore[no-untyped-def]
+    embedder: Embedder,
+    tiny_reader_dir: Path,
 ) -> Iterator[Pipeline]:
     target = tmp_path / "seed-reader"
     shutil.copytree(seed_index_dir, target)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -10,6 +12,7 @@ from fastapi.testclient import TestClient
 from qa.api.main import create_app
 from qa.backends import open_pipeline
 from qa.config import Settings
+from qa.embed import Embedder
 from qa.pipeline import Pipeline
 
 
@@ -138,8 +141,8 @@ def test_file_upload(client: TestClient) -> None:
     ],
 )
 def test_errors_are_json(
-    client: TestClient, method: str, path: str, kwargs: dict, status: int, code: str
-) -> None:  # type: ignore[type-arg]
+    client: TestClient, method: str, path: str, kwargs: dict[str, Any], status: int, code: str
+) -> None:
     before = client.get("/v1/documents").json()["total"]
     response = getattr(client, method)(path, **kwargs)
     assert response.status_code == status, response.text
@@ -155,7 +158,7 @@ def test_health_and_readiness(client: TestClient) -> None:
     assert ready.status_code == 200 and ready.json()["passages"] == 6
 
 
-def test_readiness_is_503_on_an_empty_index(tmp_path, embedder) -> None:  # type: ignore[no-untyped-def]
+def test_readiness_is_503_on_an_empty_index(tmp_path: Path, embedder: Embedder) -> None:
     from qa.pipeline import PipelineOptions
 
     pipeline = open_pipeline(PipelineOptions(index_dir=tmp_path / "empty"), embedder=embedder)

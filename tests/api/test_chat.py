@@ -6,6 +6,7 @@ import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -32,7 +33,7 @@ def _chat(question: str, **extra: object) -> dict[str, object]:
     return {"model": "qa", "messages": [{"role": "user", "content": question}], **extra}
 
 
-def _cited_sources(text: str, sources: list[dict]) -> list[dict]:  # type: ignore[type-arg]
+def _cited_sources(text: str, sources: list[dict[str, Any]]) -> list[dict[str, Any]]:
     numbers = [int(n) for n in CITATION.findall(text)]
     assert numbers, text
     assert all(1 <= n <= len(sources) for n in numbers)
@@ -119,8 +120,8 @@ def test_models_lists_what_chat_accepts(client: TestClient) -> None:
 )
 def test_chat_rejects_bad_requests_with_json_errors(
     client: TestClient,
-    payload: dict,
-    status: int,  # type: ignore[type-arg]
+    payload: dict[str, Any],
+    status: int,
 ) -> None:
     response = client.post("/v1/chat/completions", json=payload)
     assert response.status_code == status, response.text
@@ -145,7 +146,8 @@ def test_official_openai_client_against_live_server(server: LiveServer) -> None:
     )
     content = completion.choices[0].message.content or ""
     assert "الدعم الواسع" in content
-    sources = completion.model_extra["sources"]  # type: ignore[index]
+    assert completion.model_extra is not None
+    sources = completion.model_extra["sources"]
     assert _unmarked(content) in _cited_sources(content, sources)[0]["text"]
 
     stream = client.chat.completions.create(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -44,7 +45,9 @@ def _auth(key: str) -> dict[str, str]:
         ("delete", "/v1/documents/000_cc7b3c5100db086b", {}),
     ],
 )
-def test_writes_need_a_write_key(client: TestClient, method: str, path: str, kwargs: dict) -> None:  # type: ignore[type-arg]
+def test_writes_need_a_write_key(
+    client: TestClient, method: str, path: str, kwargs: dict[str, Any]
+) -> None:
     call = getattr(client, method)
     missing = call(path, **kwargs)
     assert missing.status_code == 401 and missing.json()["error"]["code"] == "unauthorized"
@@ -67,13 +70,14 @@ def test_reads_are_open_by_default(client: TestClient) -> None:
 def test_reads_can_be_closed(seed_pipeline: Pipeline) -> None:
     with _client(seed_pipeline, protect_reads=True) as client:
         chat = {"model": "qa", "messages": [{"role": "user", "content": "بوتين"}]}
-        for method, path, kwargs in [
+        calls: list[tuple[str, str, dict[str, Any]]] = [
             ("post", "/v1/ask", {"json": {"question": "بوتين"}}),
             ("post", "/v1/chat/completions", {"json": chat}),
             ("get", "/v1/documents", {}),
             ("get", "/v1/models", {}),
             ("get", "/metrics", {}),
-        ]:
+        ]
+        for method, path, kwargs in calls:
             call = getattr(client, method)
             assert call(path, **kwargs).status_code == 401, path
             assert call(path, headers=_auth(READ_KEY), **kwargs).status_code == 200, path
@@ -116,7 +120,7 @@ def test_openapi_declares_the_bearer_scheme_and_where_it_is_needed(
     paths = spec["paths"]
 
     def needs(method: str, path: str) -> bool:
-        return paths[path][method].get("security") == [{"apiKey": []}]
+        return bool(paths[path][method].get("security") == [{"apiKey": []}])
 
     for method, path in [
         ("post", "/v1/documents"),

@@ -9,7 +9,7 @@ import pytest
 
 from qa.backends import open_pipeline
 from qa.domain import Document
-from qa.embed import make_embedder
+from qa.embed import Embedder, make_embedder
 from qa.embed.factory import bundled_minilm_path
 from qa.errors import ConfigError, IndexMismatchError
 from qa.pipeline import PipelineOptions
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow  # loads or exports a real transformer model
 
 
 @pytest.fixture(scope="module")
-def minilm():  # type: ignore[no-untyped-def]
+def minilm() -> Embedder:
     return make_embedder("all-MiniLM-L6-v2")
 
 
@@ -27,7 +27,7 @@ def test_bundled_minilm_is_found() -> None:
     assert path is not None and (Path(path) / "config.json").exists()
 
 
-def test_embeddings_are_normalised_and_meaningful(minilm) -> None:  # type: ignore[no-untyped-def]
+def test_embeddings_are_normalised_and_meaningful(minilm: Embedder) -> None:
     assert minilm.dim == 384
     vectors = minilm.embed_passages(["A cat sits on the mat.", "Stock markets fell sharply."])
     assert vectors.shape == (2, 384) and vectors.dtype == np.float32
@@ -37,7 +37,9 @@ def test_embeddings_are_normalised_and_meaningful(minilm) -> None:  # type: igno
     assert minilm.count_tokens("hello world") >= 3
 
 
-def test_pipeline_with_minilm_and_manifest_guard(minilm, embedder, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_pipeline_with_minilm_and_manifest_guard(
+    minilm: Embedder, embedder: Embedder, tmp_path: Path
+) -> None:
     index = tmp_path / "minilm-index"
     pipeline = open_pipeline(
         PipelineOptions(index_dir=index, embedder="all-MiniLM-L6-v2"), embedder=minilm
@@ -60,7 +62,7 @@ def test_unknown_model_is_a_config_error() -> None:
         make_embedder(str(Path("/nonexistent/model-dir")))
 
 
-def test_a_pipeline_cuts_passages_to_the_model_window(minilm, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_a_pipeline_cuts_passages_to_the_model_window(minilm: Embedder, tmp_path: Path) -> None:
     """MiniLM reads 256 tokens: no passage (with its title) is longer, so none is truncated."""
     from qa.backends import open_pipeline
     from qa.domain import Document

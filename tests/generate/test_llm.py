@@ -7,6 +7,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -78,15 +79,16 @@ def llm_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
     process.wait(timeout=10)
 
 
-def _requests(log: Path) -> list[dict]:  # type: ignore[type-arg]
+def _requests(log: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
 
 
-def _chat(client: TestClient, question: str, model: str = "qa") -> dict:  # type: ignore[type-arg]
+def _chat(client: TestClient, question: str, model: str = "qa") -> dict[str, Any]:
     body = {"model": model, "messages": [{"role": "user", "content": question}]}
     response = client.post("/v1/chat/completions", json=body)
     assert response.status_code == 200, response.text
-    return response.json()  # type: ignore[no-any-return]
+    reply: dict[str, Any] = response.json()
+    return reply
 
 
 def _app(pipeline: Pipeline, url: str | None, model: str | None) -> TestClient:
@@ -142,5 +144,5 @@ def test_no_llm_call_without_configuration(
         content = _chat(client, ARABIC_QUESTION)["choices"][0]["message"]["content"]
     assert "الدعم الواسع" in content
     assert len(_requests(log)) == seen
-    result = seed_pipeline.ask(ARABIC_QUESTION)  # type: ignore[attr-defined]
+    result = seed_pipeline.ask(ARABIC_QUESTION)
     assert compose(result, None).generated is False

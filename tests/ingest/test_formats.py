@@ -16,7 +16,8 @@ import pytest
 
 from qa.backends import open_pipeline
 from qa.domain import AskResult
-from qa.evaluate import load_eval_file
+from qa.embed import Embedder
+from qa.evaluate import EvalQuestion, load_eval_file
 from qa.ingest import load_path
 from qa.pipeline import Pipeline, PipelineOptions
 from tests.conftest import EVAL
@@ -39,8 +40,8 @@ REPORT_QUESTIONS = [
 
 @pytest.fixture(scope="module")
 def indexed(
-    tmp_path_factory: pytest.TempPathFactory, embedder
-) -> Iterator[dict[str, tuple[Pipeline, int]]]:  # type: ignore[no-untyped-def]
+    tmp_path_factory: pytest.TempPathFactory, embedder: Embedder
+) -> Iterator[dict[str, tuple[Pipeline, int]]]:
     """One index per fixture file: its pipeline and how many passages the file made."""
     out: dict[str, tuple[Pipeline, int]] = {}
     names = [f"seed.{s}" for s in SEED_FORMATS] + [f"report.{s}" for s in REPORT_FORMATS]
@@ -85,8 +86,8 @@ def test_the_seed_article_makes_as_many_passages_in_every_format(
 
 @pytest.mark.parametrize("question", SEED_QUESTIONS, ids=lambda q: q.id)
 def test_seed_questions_get_the_same_answer_from_every_format(
-    indexed: dict[str, tuple[Pipeline, int]], question
-) -> None:  # type: ignore[no-untyped-def]
+    indexed: dict[str, tuple[Pipeline, int]], question: EvalQuestion
+) -> None:
     answers: dict[str, str | None] = {}
     for suffix in SEED_FORMATS:
         pipeline, _ = indexed[f"seed.{suffix}"]

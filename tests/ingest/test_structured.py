@@ -11,6 +11,7 @@ import pytest
 from qa.domain import Document
 from qa.errors import InvalidInputError
 from qa.ingest import load_bytes, load_path, pdf
+from qa.ingest.pdf_layout import Box, Line
 from qa.ingest.structured import Piece, assemble
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -245,11 +246,9 @@ def test_a_scan_is_read_by_tesseract_where_installed() -> None:
     assert "أنتجت باكستان 2490 ميغاواط من الطاقة النووية" in doc.text
 
 
-def box(
-    page: int, x0: float, y0: float, x1: float, y1: float, text: str, size: float = 10
-) -> pdf.Box:
+def box(page: int, x0: float, y0: float, x1: float, y1: float, text: str, size: float = 10) -> Box:
     """A one-line box for layout tests."""
-    return pdf.Box(page, x0, y0, x1, y1, (pdf.Line(text, x0, x1, size, y0, y1),))
+    return Box(page, x0, y0, x1, y1, (Line(text, x0, x1, size, y0, y1),))
 
 
 @pytest.mark.parametrize(
@@ -297,12 +296,12 @@ def test_a_single_page_keeps_a_header_it_cannot_tell_from_text() -> None:
     assert [b.text for b in kept[0]] == ["Short note", "Body."]
 
 
-def cell_column(x0: float, x1: float, cells: list[str], top: float = 600) -> pdf.Box:
+def cell_column(x0: float, x1: float, cells: list[str], top: float = 600) -> Box:
     """A box of one-line cells 20 points apart, as pdfminer gives a table's column."""
     lines = tuple(
-        pdf.Line(text, x0, x1, 10, top - 20 * i - 10, top - 20 * i) for i, text in enumerate(cells)
+        Line(text, x0, x1, 10, top - 20 * i - 10, top - 20 * i) for i, text in enumerate(cells)
     )
-    return pdf.Box(1, x0, top - 20 * len(cells), x1, top, lines)
+    return Box(1, x0, top - 20 * len(cells), x1, top, lines)
 
 
 def test_side_by_side_columns_of_cells_are_read_as_table_rows() -> None:

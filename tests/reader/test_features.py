@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 
@@ -37,11 +38,13 @@ def words(text: str) -> Encoded:
         (7, 3, 0, [(0, 3), (3, 6), (6, 7)]),
     ],
 )
-def test_window_ranges_cover_with_overlap(n, room, overlap, expected):
+def test_window_ranges_cover_with_overlap(
+    n: int, room: int, overlap: int, expected: list[tuple[int, int]]
+) -> None:
     assert window_ranges(n, room, overlap) == expected
 
 
-def test_window_layout_question_then_text():
+def test_window_layout_question_then_text() -> None:
     text = "one two three four five six seven eight"
     spec = WindowSpec(max_len=84, overlap=2, max_question_tokens=64)
     windows = build_windows([5, 6], words(text), 3, spec, Specials(cls=0, sep=2, pad=1))
@@ -55,7 +58,7 @@ def test_window_layout_question_then_text():
     assert len(windows) == 1  # 8 words fit in 84 - 5 - 1 tokens
 
 
-def test_long_text_windows_share_overlap_and_stay_in_budget():
+def test_long_text_windows_share_overlap_and_stay_in_budget() -> None:
     text = " ".join(f"w{i}" for i in range(200))
     spec = WindowSpec(max_len=90, overlap=10, max_question_tokens=64)
     windows = build_windows(list(range(100, 180)), words(text), 0, spec)
@@ -78,7 +81,7 @@ def test_long_text_windows_share_overlap_and_stay_in_budget():
         ("عاصمة مصر هي القاهرة وأكبر مدنها", "القاهرة"),
     ],
 )
-def test_answer_positions_label_the_answer_words(text, answer):
+def test_answer_positions_label_the_answer_words(text: str, answer: str) -> None:
     spec = WindowSpec(max_len=84, overlap=2)
     (window,) = build_windows([7], words(text), 0, spec)
     start = text.index(answer)
@@ -87,7 +90,7 @@ def test_answer_positions_label_the_answer_words(text, answer):
     assert text[slice(*span_chars(window, s, e))] == answer
 
 
-def test_answer_outside_or_cut_by_window_is_no_answer():
+def test_answer_outside_or_cut_by_window_is_no_answer() -> None:
     text = " ".join(f"w{i}" for i in range(60))
     spec = WindowSpec(max_len=84, overlap=4, max_question_tokens=64)
     windows = build_windows([7] * 64, words(text), 0, spec)  # 15 text tokens per window
@@ -118,7 +121,7 @@ def test_answer_outside_or_cut_by_window_is_no_answer():
         ("...", ""),
     ],
 )
-def test_strip_span(text, expected):
+def test_strip_span(text: str, expected: str) -> None:
     start, end = strip_span(text, 0, len(text))
     assert text[start:end] == expected
 
@@ -132,7 +135,7 @@ def test_strip_span(text, expected):
         "ﻻ  تقرأ    هذا",
     ],
 )
-def test_real_tokenizer_offsets_map_back_exactly(tokenizer, text):
+def test_real_tokenizer_offsets_map_back_exactly(tokenizer: Any, text: str) -> None:
     encoded = encode(tokenizer, text)
     assert encoded.ids
     covered = "".join(text[a:b] for a, b in encoded.offsets)
@@ -150,7 +153,7 @@ def test_real_tokenizer_offsets_map_back_exactly(tokenizer, text):
         ("The Eiffel Tower, completed in 1889, is 330 metres tall.", "330 metres"),
     ],
 )
-def test_real_tokenizer_answer_round_trip(tokenizer, text, answer):
+def test_real_tokenizer_answer_round_trip(tokenizer: Any, text: str, answer: str) -> None:
     question = encode(tokenizer, "When?").ids
     (window,) = build_windows(
         question, encode(tokenizer, text), 0, WindowSpec(max_len=128, overlap=32)
@@ -172,7 +175,9 @@ def test_real_tokenizer_answer_round_trip(tokenizer, text, answer):
         ("(1947)", 0, 6, "(1947)"),
     ],
 )
-def test_answer_span_trims_and_keeps_whole_words(text, start, end, expected):
+def test_answer_span_trims_and_keeps_whole_words(
+    text: str, start: int, end: int, expected: str
+) -> None:
     from qa.reader.features import answer_span
 
     a, b = answer_span(text, start, end)

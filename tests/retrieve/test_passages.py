@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -10,7 +12,7 @@ from qa.retrieve.passages import PREFIX, PassageTable
 
 
 def _passage(n: int, **changes: object) -> Passage:
-    fields: dict[str, object] = {
+    fields: dict[str, Any] = {
         "id": f"p{n}",
         "document_id": f"d{n // 2}",
         "text": f"Passage {n} text.",
@@ -21,7 +23,7 @@ def _passage(n: int, **changes: object) -> Passage:
         "clauses": (Clause(0, 8), Clause(9, 16)),
     }
     fields.update(changes)
-    return Passage(**fields)  # type: ignore[arg-type]
+    return Passage(**fields)
 
 
 ODD = {

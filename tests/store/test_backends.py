@@ -17,6 +17,7 @@ import pytest
 
 from qa.backends import open_pipeline
 from qa.domain import Document
+from qa.embed import Embedder
 from qa.errors import IndexMismatchError, NotFoundError
 from qa.pipeline import Pipeline, PipelineOptions
 from qa.store.manifest import Manifest
@@ -67,7 +68,7 @@ def make_options(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[],
 
 
 @pytest.fixture
-def pipeline(make_options, embedder) -> Iterator[Pipeline]:  # type: ignore[no-untyped-def]
+def pipeline(make_options: Callable[[], PipelineOptions], embedder: Embedder) -> Iterator[Pipeline]:
     p = open_pipeline(make_options(), embedder=embedder)
     yield p
     p.close()
@@ -101,7 +102,9 @@ def test_add_search_and_ask(pipeline: Pipeline) -> None:
 
 
 @parametrised
-def test_replace_leaves_no_old_passage(pipeline: Pipeline, make_options, embedder) -> None:  # type: ignore[no-untyped-def]
+def test_replace_leaves_no_old_passage(
+    pipeline: Pipeline, make_options: Callable[[], PipelineOptions], embedder: Embedder
+) -> None:
     pipeline.add_documents([KIWI, VOLCANO])
     replacement = Document(id="kiwi", text="Kiwifruit is an edible berry grown in Italy and Chile.")
     [result] = pipeline.add_documents([replacement])
@@ -148,7 +151,9 @@ def test_a_passage_is_fetched_by_the_id_search_returns(pipeline: Pipeline) -> No
 
 
 @parametrised
-def test_deleted_passages_never_come_back(pipeline: Pipeline, make_options, embedder) -> None:  # type: ignore[no-untyped-def]
+def test_deleted_passages_never_come_back(
+    pipeline: Pipeline, make_options: Callable[[], PipelineOptions], embedder: Embedder
+) -> None:
     pipeline.add_documents([KIWI, VOLCANO])
     pipeline.delete_document("kiwi")
     with pytest.raises(NotFoundError):
@@ -164,7 +169,9 @@ def test_deleted_passages_never_come_back(pipeline: Pipeline, make_options, embe
 
 
 @parametrised
-def test_a_second_replica_sees_writes(pipeline: Pipeline, make_options, embedder) -> None:  # type: ignore[no-untyped-def]
+def test_a_second_replica_sees_writes(
+    pipeline: Pipeline, make_options: Callable[[], PipelineOptions], embedder: Embedder
+) -> None:
     pipeline.add_documents([VOLCANO])
     replica = open_pipeline(make_options(), embedder=embedder)
     assert replica.search("Sicily volcano", top_k=1)[0].passage.document_id == "volcano"
@@ -183,7 +190,9 @@ def test_a_second_replica_sees_writes(pipeline: Pipeline, make_options, embedder
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_long_documents_round_trip(backend: str, tmp_path: Path, request) -> None:  # type: ignore[no-untyped-def]
+def test_long_documents_round_trip(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
     from qa.store.base import NewPassage
     from qa.store.catalog import Catalog
 
@@ -248,7 +257,9 @@ def test_vector_index_add_search_replace_remove(vector_index: FaissIndex | Milvu
     assert not (ids >= 0).any()
 
 
-def test_milvus_replica_keeps_nothing_on_disk(milvus_uri: str, tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
+def test_milvus_replica_keeps_nothing_on_disk(
+    milvus_uri: str, tmp_path: Path, embedder: Embedder
+) -> None:
     options = PipelineOptions(
         index_dir=tmp_path / "index",
         vector_store="milvus",
@@ -263,7 +274,8 @@ def test_milvus_replica_keeps_nothing_on_disk(milvus_uri: str, tmp_path: Path, e
 
 
 def test_milvus_refuses_an_index_built_with_another_model(milvus_uri: str) -> None:
-    from qa.store.milvus_catalog import CLAUSE_SLOTS, open_milvus
+    from qa.store.base import CLAUSE_SLOTS
+    from qa.store.milvus_catalog import open_milvus
 
     assert CLAUSE_SLOTS == CLAUSE_SLOTS
     built = Manifest(embedder="model-a", dimension=4, normalizer="n1", chunking={})
@@ -273,7 +285,9 @@ def test_milvus_refuses_an_index_built_with_another_model(milvus_uri: str) -> No
         open_milvus(milvus_uri, "mismatch", other)
 
 
-def test_settings_select_the_milvus_store(monkeypatch: pytest.MonkeyPatch, embedder) -> None:  # type: ignore[no-untyped-def]
+def test_settings_select_the_milvus_store(
+    monkeypatch: pytest.MonkeyPatch, embedder: Embedder
+) -> None:
     from pydantic import ValidationError
 
     from qa.config import Settings

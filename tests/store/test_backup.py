@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 from qa.backends import open_pipeline
 from qa.cli import app
 from qa.domain import Document
+from qa.embed import Embedder
 from qa.pipeline import Pipeline, PipelineOptions
 
 
@@ -17,7 +18,7 @@ def _ids(pipeline: Pipeline) -> list[str]:
     return [d.id for d in pipeline.list_documents()]
 
 
-def test_export_while_live_then_import_elsewhere(tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
+def test_export_while_live_then_import_elsewhere(tmp_path: Path, embedder: Embedder) -> None:
     live = open_pipeline(PipelineOptions(index_dir=tmp_path / "live"), embedder=embedder)
     live.add_documents([Document(id="owl", text="The barn owl hunts at night over fields.")])
     runner = CliRunner()

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from qa.backends import open_pipeline
 from qa.domain import Document
+from qa.embed import Embedder
 from qa.errors import NotFoundError
 from qa.pipeline import Pipeline, PipelineOptions
 from qa.store.layout import SNAPSHOT_FOLDER as FOLDER
@@ -82,7 +83,9 @@ def _all_passages(pipeline: Pipeline, expected: dict[str, str]) -> set[str]:
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(sequence=ops)
-def test_any_sequence_matches_the_model(embedder, sequence) -> None:  # type: ignore[no-untyped-def]
+def test_any_sequence_matches_the_model(
+    embedder: Embedder, sequence: list[tuple[str, str, int]]
+) -> None:
     root = Path(tempfile.mkdtemp(prefix="qa-prop-"))
     try:
         writer = open_pipeline(PipelineOptions(index_dir=root), embedder=embedder)

@@ -22,7 +22,8 @@ SPECS = [
 
 def _unit(rng: np.random.Generator, n: int) -> np.ndarray:
     vectors = rng.standard_normal((n, DIM)).astype(np.float32)
-    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    unit: np.ndarray = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    return unit
 
 
 def _written(tmp_path: Path, spec: IndexSpec) -> tuple[FaissIndex, Path]:

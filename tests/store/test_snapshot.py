@@ -12,9 +12,12 @@ import pytest
 
 from qa.backends import open_pipeline
 from qa.domain import Clause, Document, Passage
+from qa.embed import Embedder
 from qa.pipeline import Pipeline, PipelineOptions
 from qa.retrieve.hybrid import HybridIndex
+from qa.retrieve.live import LiveIndex
 from qa.store.base import StoredPassage
+from qa.store.catalog import Catalog
 from qa.store.layout import SNAPSHOT_FOLDER as FOLDER
 from qa.store.layout import SNAPSHOT_META as META
 from qa.store.snapshot import (
@@ -40,7 +43,9 @@ def _ids(pipeline: Pipeline) -> set[str]:
     return {h.passage.document_id for h in hits}
 
 
-def test_stale_snapshot_is_caught_up_from_the_change_log(tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
+def test_stale_snapshot_is_caught_up_from_the_change_log(
+    tmp_path: Path, embedder: Embedder
+) -> None:
     first = open_pipeline(PipelineOptions(index_dir=tmp_path), embedder=embedder)
     first.add_documents(_docs(4))
     first.close()  # snapshot at this generation
@@ -54,7 +59,9 @@ def test_stale_snapshot_is_caught_up_from_the_change_log(tmp_path: Path, embedde
 
 
 @pytest.mark.parametrize("victim", ["columns.bin", "dense.faiss", "clauses.faiss"])
-def test_torn_snapshot_is_rebuilt_not_served(tmp_path: Path, embedder, victim: str) -> None:  # type: ignore[no-untyped-def]
+def test_torn_snapshot_is_rebuilt_not_served(
+    tmp_path: Path, embedder: Embedder, victim: str
+) -> None:
     pipeline = open_pipeline(PipelineOptions(index_dir=tmp_path), embedder=embedder)
     pipeline.add_documents(_docs(3))
     pipeline.close()
@@ -66,7 +73,9 @@ def test_torn_snapshot_is_rebuilt_not_served(tmp_path: Path, embedder, victim: s
     reopened.close()
 
 
-def test_snapshot_that_disagrees_with_the_catalogue_is_repaired(tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
+def test_snapshot_that_disagrees_with_the_catalogue_is_repaired(
+    tmp_path: Path, embedder: Embedder
+) -> None:
     pipeline = open_pipeline(PipelineOptions(index_dir=tmp_path), embedder=embedder)
     pipeline.add_documents(_docs(3))
     pipeline.close()
@@ -89,8 +98,8 @@ def _snapshot_meta(index_dir: Path) -> tuple[Path, dict[str, object]]:
 
 
 def test_old_format_snapshot_is_ignored_then_replaced(
-    tmp_path: Path, embedder, caplog: pytest.LogCaptureFixture
-) -> None:  # type: ignore[no-untyped-def]
+    tmp_path: Path, embedder: Embedder, caplog: pytest.LogCaptureFixture
+) -> None:
     pipeline = open_pipeline(PipelineOptions(index_dir=tmp_path), embedder=embedder)
     pipeline.add_documents(_docs(3))
     pipeline.close()
@@ -118,8 +127,8 @@ def test_old_format_snapshot_is_ignored_then_replaced(
 
 
 def test_view_loaded_from_snapshot_takes_writes_and_keeps_every_field(
-    tmp_path: Path, embedder
-) -> None:  # type: ignore[no-untyped-def]
+    tmp_path: Path, embedder: Embedder
+) -> None:
     odd = Document(
         id="odd 𝄞",
         title="",
@@ -150,7 +159,7 @@ def test_view_loaded_from_snapshot_takes_writes_and_keeps_every_field(
 
 def test_change_log_is_compacted_and_lagging_readers_reload(
     tmp_path: Path,
-    embedder,  # type: ignore[no-untyped-def]
+    embedder: Embedder,
 ) -> None:
     """Each snapshot lets the log drop what every kept snapshot already holds."""
     writer = open_pipeline(PipelineOptions(index_dir=tmp_path), embedder=embedder)
@@ -159,6 +168,7 @@ def test_change_log_is_compacted_and_lagging_readers_reload(
         PipelineOptions(index_dir=tmp_path), embedder=embedder
     )  # another process
     assert _ids(reader) == {"d0", "d1", "d2"}
+    assert isinstance(writer.store, Catalog) and isinstance(writer._live, LiveIndex)
     log_before = writer.store.log_size()
     for round_ in range(3):  # three snapshots; two are kept
         writer.add_documents(_docs(2, start=3 + 2 * round_))
@@ -181,12 +191,13 @@ def test_change_log_is_compacted_and_lagging_readers_reload(
 
 def test_emptied_index_with_a_compacted_log_reopens_without_snapshots(
     tmp_path: Path,
-    embedder,  # type: ignore[no-untyped-def]
+    embedder: Embedder,
 ) -> None:
     """A rebuild from SQLite of an empty catalogue still knows its generation."""
     import shutil
 
     pipeline = open_pipeline(PipelineOptions(index_dir=tmp_path), embedder=embedder)
+    assert isinstance(pipeline._live, LiveIndex)
     pipeline.add_documents(_docs(3))
     pipeline._live.save_snapshot()
     for i in range(3):

@@ -11,7 +11,8 @@ from qa.store.vectors import EXACT_LIMIT, FaissIndex, IndexSpec, choose_spec
 
 def _unit(n: int, dim: int = 32, seed: int = 0) -> np.ndarray:
     x = np.random.default_rng(seed).standard_normal((n, dim)).astype(np.float32)
-    return x / np.linalg.norm(x, axis=1, keepdims=True)
+    unit: np.ndarray = x / np.linalg.norm(x, axis=1, keepdims=True)
+    return unit
 
 
 def test_kind_follows_the_corpus_size() -> None:

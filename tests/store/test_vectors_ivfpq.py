@@ -25,7 +25,8 @@ def _clustered(n: int, dim: int = DIM, clusters: int = 40, seed: int = 0) -> np.
     x = centres[rng.integers(0, clusters, n)] + 0.35 * rng.standard_normal((n, dim)).astype(
         np.float32
     )
-    return x / np.linalg.norm(x, axis=1, keepdims=True)
+    unit: np.ndarray = x / np.linalg.norm(x, axis=1, keepdims=True)
+    return unit
 
 
 def _returned(index: FaissIndex, queries: np.ndarray, k: int) -> set[int]:

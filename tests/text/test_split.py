@@ -1,5 +1,5 @@
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import pytest
 
@@ -15,7 +15,7 @@ from qa.text.split import (
 )
 
 
-def _texts(text: str, spans: list) -> list[str]:  # type: ignore[type-arg]
+def _texts(text: str, spans: Sequence[Span]) -> list[str]:
     return [text[s.start : s.end] for s in spans]
 
 
@@ -154,7 +154,10 @@ def test_the_arabic_comma_breaks_a_clause_off_centre() -> None:
 
 def test_windows_fit_and_overlap() -> None:
     text = " ".join(f"Sentence number {i} is here." for i in range(40))
-    count = lambda t: len(t.split())  # noqa: E731 - a word count stands in for a tokenizer
+
+    def count(t: str) -> int:  # a word count stands in for a tokenizer
+        return len(t.split())
+
     spans = windows(text, count, max_tokens=50, overlap=1)
     assert len(spans) > 1
     assert all(count(text[s.start : s.end]) <= 50 for s in spans)
@@ -188,14 +191,20 @@ def _windows_by_full_counts(text: str, count: Callable[[str], int], max_tokens: 
 def test_windows_from_unit_counts_match_counting_each_window(max_tokens: int) -> None:
     """Counts that add up (a tokeniser's, with its 2 special tokens) give the same windows."""
     text = " ".join(f"Line {i} has {'many ' * (i % 5)}words." for i in range(30))
-    count = lambda t: len(t.split()) + 2  # noqa: E731 - words plus [CLS] and [SEP]
+
+    def count(t: str) -> int:  # words plus [CLS] and [SEP]
+        return len(t.split()) + 2
+
     assert windows(text, count, max_tokens) == _windows_by_full_counts(text, count, max_tokens)
 
 
 def test_windows_fit_when_counts_do_not_add_up() -> None:
     """A counter that charges more for a joined text than for its parts: windows still fit."""
     text = " ".join(f"Clause {i} of the text." for i in range(40))
-    count = lambda t: len(t.split()) + t.count(" ") // 4  # noqa: E731 - joins cost more
+
+    def count(t: str) -> int:  # joins cost more
+        return len(t.split()) + t.count(" ") // 4
+
     spans = windows(text, count, max_tokens=30)
     assert all(count(text[s.start : s.end]) <= 30 for s in spans)
     assert spans[0].start == 0 and spans[-1].end == len(text)
@@ -221,7 +230,10 @@ def test_long_sentences_are_cut_before_a_clause_opener(
 
 def test_word_runs_carry_their_exact_token_counts() -> None:
     text = " ".join(f"w{i}" * (1 + i % 3) for i in range(90))  # words of varied cost
-    count = lambda t: sum(len(w) // 2 for w in t.split()) + 2  # noqa: E731
+
+    def count(t: str) -> int:
+        return sum(len(w) // 2 for w in t.split()) + 2
+
     runs = _cut_by_words(text, Span(0, len(text)), count, 20)
     assert len(runs) > 2
     assert all(n == count(text[s.start : s.end]) <= 20 for s, n in runs)
