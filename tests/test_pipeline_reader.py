@@ -45,13 +45,17 @@ def calibration(tmp_path: Path) -> Path:
     return path
 
 
-def _pipeline(index: Path, embedder, reader: FakeReader | None, calibration: Path) -> Pipeline:  # type: ignore[no-untyped-def]
+def _pipeline(
+    index: Path, embedder: Embedder, reader: FakeReader | None, calibration: Path
+) -> Pipeline:
     options = PipelineOptions(index_dir=index, reader_calibration=calibration)
     return open_pipeline(options, embedder=embedder, span_scorer=reader)
 
 
 @pytest.fixture
-def reading(index_copy: Path, embedder, calibration: Path) -> Iterator[tuple[Pipeline, FakeReader]]:  # type: ignore[no-untyped-def]
+def reading(
+    index_copy: Path, embedder: Embedder, calibration: Path
+) -> Iterator[tuple[Pipeline, FakeReader]]:
     reader = FakeReader([(GOLD, 6.0), ("باكستان", 2.0)], null_score=1.0)
     pipeline = _pipeline(index_copy, embedder, reader, calibration)
     yield pipeline, reader
@@ -100,7 +104,9 @@ def test_the_reader_abstains_when_no_answer_scores_higher(
     pipeline.close()
 
 
-def test_nothing_proposed_is_an_abstention(index_copy: Path, embedder, calibration: Path) -> None:  # type: ignore[no-untyped-def]
+def test_nothing_proposed_is_an_abstention(
+    index_copy: Path, embedder: Embedder, calibration: Path
+) -> None:
     pipeline = _pipeline(index_copy, embedder, FakeReader([]), calibration)
     assert pipeline.ask(NITROGEN).answer is None
     pipeline.close()

@@ -6,6 +6,7 @@ import re
 import shutil
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -46,7 +47,7 @@ def test_request_counts_add_up_across_two_workers(seed_index_dir: Path, tmp_path
         server.wait_alive(timeout=240, route=PROBE)
         folder = _shared_dir(server)
         made = 0
-        calls = [
+        calls: list[tuple[str, str, dict[str, Any]]] = [
             ("post", "/v1/search", {"json": {"query": "بوتين", "top_k": 2}}),
             ("get", "/v1/documents", {}),
             ("get", "/healthz", {}),

@@ -272,7 +272,7 @@ def test_context_shows_the_span_highlighted_at_code_point_offsets(page: Any) -> 
     text = "Intro. 🎉 The fair is held in 𝒜 Tarnwick every May. Lanterns <b>glow</b>."
     c_start, start = text.index("🎉"), text.index("Tarnwick")
     c_end = text.index(" Lanterns")
-    reply = {
+    reply: dict[str, Any] = {
         "question": "q",
         "answer": {"text": "Tarnwick", "source_id": "p1", "start": start, "end": start + 8,
                    "score": 0.9, "context": {"text": text[c_start:c_end], "start": c_start,
@@ -286,10 +286,10 @@ def test_context_shows_the_span_highlighted_at_code_point_offsets(page: Any) -> 
     )
     ask(page, "q")
     assert page.get_by_test_id("answer").text_content() == "Tarnwick"
-    check_context(page, reply["answer"])  # type: ignore[arg-type]
+    check_context(page, reply["answer"])
     check_sources(page, reply)
     # offsets that disagree with the text: no highlight rather than a wrong one
-    reply["answer"]["context"]["start"] = c_start + 1  # type: ignore[index]
+    reply["answer"]["context"]["start"] = c_start + 1
     ask(page, "q")
     assert page.get_by_test_id("answer-context").is_hidden()
 

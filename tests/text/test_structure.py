@@ -1,6 +1,6 @@
 import pytest
 
-from qa.domain import Region
+from qa.domain import Region, Role
 from qa.text.structure import (
     looks_like_header,
     page_range,
@@ -69,7 +69,7 @@ def test_looks_like_header(cells: list[str], expected: bool) -> None:
     assert looks_like_header(cells) is expected
 
 
-def regions_of(parts: list[tuple[str, str, int]]) -> tuple[str, list[Region]]:
+def regions_of(parts: list[tuple[Role, str, int]]) -> tuple[str, list[Region]]:
     """A text and its regions from (role, text, level) parts, joined by blank lines."""
     text = ""
     regions: list[Region] = []
@@ -78,7 +78,7 @@ def regions_of(parts: list[tuple[str, str, int]]) -> tuple[str, list[Region]]:
             text += (
                 "\n" if role in {"list_item", "table_row"} and regions[-1].role == role else "\n\n"
             )
-        regions.append(Region(len(text), len(text) + len(piece), role, level))  # type: ignore[arg-type]
+        regions.append(Region(len(text), len(text) + len(piece), role, level))
         text += piece
     return text, regions
 
