@@ -2,6 +2,7 @@
 
     python bench/milvus_scale.py [--sizes 1000 100000] [--asks 300] [--dir /tmp/qa-milvus-scale]
                                  [--uri http://milvus.internal:19530] [--token user:password]
+    python bench/milvus_scale.py latency --uri URI --prefix PREFIX --documents 5000 --asks 30
 
 Without --uri it starts milvus-lite's gRPC server (`milvus-lite server`) in its own process, so
 that replicas hold only what a replica holds; with --uri it uses that Milvus (a standalone
@@ -261,7 +262,9 @@ def start_server(args: argparse.Namespace) -> subprocess.Popen[Any] | None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("mode", nargs="?", default="bench", choices=["bench", "replica", "serve"])
+    parser.add_argument(
+        "mode", nargs="?", default="bench", choices=["bench", "latency", "replica", "serve"]
+    )
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 100_000])
     parser.add_argument("--asks", type=int, default=300)
     parser.add_argument("--dir", default="/tmp/qa-milvus-scale")
@@ -271,11 +274,17 @@ def main() -> None:
     parser.add_argument("--prefix", default="scale")
     parser.add_argument("--questions", default="[]")
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--documents", type=int, default=5000, help="latency: documents filled")
     args = parser.parse_args()
     if args.mode == "replica":
         return replica(args)
     if args.mode == "serve":
         return serve(args)
+    if args.mode == "latency":  # only the ask latency, over a corpus an earlier run filled
+        q = Corpus(HashedEmbedder(DIM)).questions(args.asks + 10, args.documents)
+        report = {s: ask_latency(args, s, args.prefix, q) for s in ("milvus", "faiss")}
+        print(json.dumps(report, indent=2))
+        return None
     Path(args.dir).mkdir(parents=True, exist_ok=True)
     server = start_server(args)
     prefix = f"scale{int(time.time())}"

@@ -2,10 +2,10 @@
 
 The same three signals and the same fusion as HybridIndex (dense passage search, clause search,
 BM25 over our normalised, stemmed tokens), but each search runs in Milvus and only the
-candidates are scored here: Milvus returns the candidate lists, then the candidates' passage
-vectors, their best clause (a search grouped by passage, restricted to the candidates) and
-their BM25 scores (a sparse search restricted to them), and finally the text and clause vectors
-of the top passages only, for the answer layer. Hits from a version that is not its document's
+candidates are scored here: Milvus returns the candidate lists, then, by primary key, the
+candidates' passage vectors, BM25 sparse vectors and clause vectors (their inner products with
+the question are the three signals, exactly what Milvus's searches computed), and finally the
+text of the top passages only, for the answer layer. Hits from a version that is not its document's
 head (a replacement under way, or a crash's leftovers) are dropped before scoring.
 
 One difference from the embedded store: with filters, the embedded store scores every matching
@@ -27,7 +27,7 @@ from qa.domain import Query
 from qa.retrieve.fusion import Floats, fuse, lexical_weight
 from qa.retrieve.hybrid import CANDIDATES, WEIGHTS, Candidate, Retrieval
 from qa.retrieve.lexical import idf_table
-from qa.store.milvus import SPEC, id_list
+from qa.store.milvus import SPEC
 from qa.store.milvus_catalog import SearchHit, TermStats, filter_expression
 from qa.store.milvus_lexical import Sparse, query_weights
 from qa.store.vectors import Matrix
@@ -114,24 +114,19 @@ class MilvusSearch:
     def _score(
         self, rids: list[int], bm25: Sparse, vector: Matrix, weight: float, top_k: int
     ) -> list[Candidate]:
-        only = f"rid in {id_list(rids)}"
-        clause_search = self._pool.submit(
-            self.catalog.search, "clause", vector, len(rids), only, True
-        )
-        lexical_search = (
-            self._pool.submit(self.catalog.search, "lexical", bm25, len(rids), only)
-            if bm25
-            else None
-        )
-        vectors = self.catalog.passage_vectors(rids)
-        best = {h.rid: h.score for h in clause_search.result()}
-        found = {h.rid: h.score for h in lexical_search.result()} if lexical_search else {}
-        rids = [r for r in rids if r in vectors]  # a row deleted since the search is gone
+        found = self.catalog.candidates(rids)
+        rids = [r for r in rids if r in found]  # a row deleted since the search is gone
         if not rids:
             return []
-        dense = (np.stack([vectors[r] for r in rids]) @ vector).astype(np.float64)
-        clause = np.array([best.get(r, -1.0) for r in rids], dtype=np.float64)
-        lexical = np.array([found.get(r, 0.0) for r in rids], dtype=np.float64)
+        units = self.catalog.clause_vectors({r: found[r].units for r in rids})
+        unit_scores = {r: units[r] @ vector for r in rids}
+        dense = (np.stack([found[r].vector for r in rids]) @ vector).astype(np.float64)
+        clause = np.array(
+            [float(unit_scores[r].max()) if len(unit_scores[r]) else -1.0 for r in rids]
+        )
+        lexical = np.array(
+            [sum(w * found[r].lexical.get(d, 0.0) for d, w in bm25.items()) for r in rids]
+        )
         signals: dict[str, Floats] = {"dense": dense, "clause": clause}
         weights = dict(WEIGHTS)
         if weight > 0 and lexical.max() > 0:
@@ -139,10 +134,7 @@ class MilvusSearch:
             weights["lexical"] = WEIGHTS["lexical"] * weight
         fused = fuse(signals, weights)
         order = [int(j) for j in np.argsort(-fused, kind="stable")[:top_k]]
-        top = [rids[j] for j in order]
-        clause_vectors = self._pool.submit(self.catalog.clause_vectors, top)
-        passages = self.catalog.passage_texts(top)
-        units = clause_vectors.result()
+        passages = self.catalog.passage_texts([rids[j] for j in order])
         return [
             Candidate(
                 passage=passages[rids[j]],
@@ -150,7 +142,7 @@ class MilvusSearch:
                 dense=float(dense[j]),
                 clause=float(clause[j]),
                 lexical=float(lexical[j]),
-                clause_scores=units[rids[j]] @ vector,
+                clause_scores=unit_scores[rids[j]],
             )
             for j in order
             if rids[j] in passages
