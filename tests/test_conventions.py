@@ -21,7 +21,17 @@ PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 
 def env_example_names(text: str) -> list[str]:
     """The variables an .env file sets or shows commented out (`# QA_X=...`)."""
-    return re.findall(r"^#?\s*(QA_[A-Z0-9_]+)=", text, re.M)
+    return re.findall(r"^#?[ \t]*([A-Z][A-Z0-9_]*)=", text, re.M)
+
+
+def setting_variables() -> list[str]:
+    """The environment variable of every setting: QA_<NAME>, or the alias a setting reads."""
+    prefix = Settings.model_config.get("env_prefix", "")
+    names = []
+    for field, info in Settings.model_fields.items():
+        alias = info.validation_alias
+        names.append(alias.upper() if isinstance(alias, str) else f"{prefix}{field}".upper())
+    return names
 
 
 @pytest.mark.parametrize(
@@ -30,7 +40,8 @@ def env_example_names(text: str) -> list[str]:
         ("QA_PORT=8000\n", ["QA_PORT"]),
         ("# QA_PORT=8000\n#QA_HOST=\n", ["QA_PORT", "QA_HOST"]),
         ("# Port `qa serve` listens on (QA_PORT=1 is an example).\n", []),
-        ("OTHER=1\n  # QA_X\n", []),
+        ("PROMETHEUS_MULTIPROC_DIR=/tmp/m\n", ["PROMETHEUS_MULTIPROC_DIR"]),
+        ("# Port (QA_PORT=1 is an example).\n  # QA_X\n# lower=1\n", []),
     ],
 )
 def test_env_example_names(text: str, expected: list[str]) -> None:
@@ -39,8 +50,7 @@ def test_env_example_names(text: str, expected: list[str]) -> None:
 
 def test_env_example_lists_every_setting_once() -> None:
     names = env_example_names((ROOT / ".env.example").read_text(encoding="utf-8"))
-    prefix = Settings.model_config.get("env_prefix", "")
-    settings = [f"{prefix}{field}".upper() for field in Settings.model_fields]
+    settings = setting_variables()
     assert len(names) == len(set(names)), "a setting is listed twice"
     assert set(names) == set(settings), {
         "missing from .env.example": sorted(set(settings) - set(names)),

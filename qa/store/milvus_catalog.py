@@ -42,7 +42,15 @@ from qa.domain import Clause, Document, DocumentInfo, Passage
 from qa.errors import IndexMismatchError, InvalidInputError
 from qa.store.base import CLAUSE_SLOTS, NewPassage, StoredPassage
 from qa.store.manifest import Manifest
-from qa.store.milvus import BATCH, connect, ensure_collection, id_list, iterate, vector_schema
+from qa.store.milvus import (
+    BATCH,
+    connect,
+    ensure_collection,
+    id_list,
+    iterate,
+    pymilvus_module,
+    vector_schema,
+)
 from qa.store.milvus_lexical import Sparse, frequency_changes, passage_weights, term_dimension
 from qa.text.chunk import with_title
 from qa.text.normalize import tokens
@@ -154,9 +162,8 @@ class MilvusCatalog:
             length=("INT64", {}),
             units=("INT64", {}),
         )
-        from pymilvus import DataType
-
-        passages.add_field("lexical", DataType.SPARSE_FLOAT_VECTOR)
+        sparse = pymilvus_module().DataType.SPARSE_FLOAT_VECTOR
+        passages.add_field("lexical", sparse)
         ensure_collection(c, self.passages_name, passages, sparse="lexical")
         ensure_collection(
             c,
