@@ -23,7 +23,7 @@ MAX_RESULTS = 16384  # Milvus caps limit (and offset + limit) at this
 SPEC = IndexSpec(kind="milvus-flat")  # what the manifest records for Milvus-held vectors
 
 
-def _pymilvus() -> Any:
+def pymilvus_module() -> Any:
     """The pymilvus module, or a ConfigError saying which extra installs it."""
     try:
         import pymilvus
@@ -36,7 +36,7 @@ def connect(uri: str | None, token: str | None = None) -> Any:
     """A MilvusClient for a server URI (http://host:19530) or a milvus-lite file (*.db)."""
     if not uri:
         raise ConfigError("QA_VECTOR_STORE=milvus needs QA_MILVUS_URI (http://host:19530 or *.db)")
-    client_class = _pymilvus().MilvusClient
+    client_class = pymilvus_module().MilvusClient
     try:
         return client_class(uri=uri, token=token or "")
     except Exception as exc:  # pymilvus raises its own tree, and grpc/OS errors
@@ -45,7 +45,7 @@ def connect(uri: str | None, token: str | None = None) -> Any:
 
 def vector_schema(client: Any, pk: str, dim: int, **fields: tuple[str, dict[str, Any]]) -> Any:
     """A collection schema: an int64 or varchar key, extra scalar fields, one float vector."""
-    data_type = _pymilvus().DataType
+    data_type = pymilvus_module().DataType
     schema = client.create_schema(auto_id=False, enable_dynamic_field=False)
     if pk in fields:
         kind, extra = fields.pop(pk)
