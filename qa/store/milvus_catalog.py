@@ -44,11 +44,11 @@ from qa.store.base import CLAUSE_SLOTS, NewPassage, StoredPassage
 from qa.store.manifest import Manifest
 from qa.store.milvus import (
     BATCH,
-    _pymilvus,
     connect,
     ensure_collection,
     id_list,
     iterate,
+    pymilvus_module,
     vector_schema,
 )
 from qa.store.milvus_lexical import Sparse, frequency_changes, passage_weights, term_dimension
@@ -171,7 +171,7 @@ class MilvusCatalog:
             length=("INT64", {}),
             units=("INT64", {}),
         )
-        DataType = _pymilvus().DataType
+        DataType = pymilvus_module().DataType
 
         passages.add_field("lexical", DataType.SPARSE_FLOAT_VECTOR)
         ensure_collection(c, self.passages_name, passages, sparse="lexical")
