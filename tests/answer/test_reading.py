@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from qa.answer.extractive import ClauseChoice
-from qa.answer.reading import ReadingShape, SpanScorer, read_span, reading_windows
+from qa.answer.reading import ReadingShape, SpanChoice, SpanScorer, read_span, reading_windows
 from qa.answer.span import words_in
 from qa.domain import Answer, Clause, Passage
 from qa.retrieve.hybrid import Candidate, Retrieval
@@ -94,7 +94,7 @@ def _clauses(retrieval: Retrieval, best: dict[int, int] | None = None) -> Clause
     return ClauseChoice(answer, 0.5, 0.1, 0.1, tuple(slots), tuple(scores))
 
 
-def _read(reader: SpanScorer, shape: ReadingShape | None = None, **kw: float):  # type: ignore[no-untyped-def]
+def _read(reader: SpanScorer, shape: ReadingShape | None = None, **kw: float) -> SpanChoice | None:
     retrieval = _retrieval(PASSAGES)
     return read_span("q?", retrieval, _clauses(retrieval), reader, shape or ReadingShape(), **kw)
 
@@ -140,7 +140,8 @@ def test_windows_are_the_best_clause_and_neighbours_within_the_word_budget() -> 
 
 def test_retrieval_prior_can_overrule_a_close_reader_score() -> None:
     wanted = [("الدعم الواسع", 5.0), ("1947", 5.1)]
-    assert _read(FakeReader(wanted)).answer.text == "1947"  # type: ignore[union-attr]
+    choice = _read(FakeReader(wanted))
+    assert choice is not None and choice.answer.text == "1947"
     # p1 leads retrieval (1.0 vs 0.8): a passage weight of 1 moves the answer there
     chosen = _read(FakeReader(wanted), passage_weight=1.0)
     assert chosen is not None and chosen.answer.text == "الدعم الواسع"

@@ -58,7 +58,7 @@ def test_request_counts_add_up_across_two_workers(seed_index_dir: Path, tmp_path
         while made < 40 or len(_workers_that_counted(folder)) < 2:
             assert time.monotonic() < deadline, "the second worker never answered"
             method, path, kwargs = calls[made % len(calls)]
-            httpx.request(method, f"{server.url}{path}", timeout=60, **kwargs)  # type: ignore[arg-type]
+            httpx.request(method, f"{server.url}{path}", timeout=60, **kwargs)
             made += 1
         assert len(_workers_that_counted(folder)) == 2
         for scrape in range(6):

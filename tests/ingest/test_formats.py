@@ -41,7 +41,7 @@ REPORT_QUESTIONS = [
 @pytest.fixture(scope="module")
 def indexed(
     tmp_path_factory: pytest.TempPathFactory, embedder: Embedder
-) -> Iterator[dict[str, tuple[Pipeline, int]]]:  # type: ignore[no-untyped-def]
+) -> Iterator[dict[str, tuple[Pipeline, int]]]:
     """One index per fixture file: its pipeline and how many passages the file made."""
     out: dict[str, tuple[Pipeline, int]] = {}
     names = [f"seed.{s}" for s in SEED_FORMATS] + [f"report.{s}" for s in REPORT_FORMATS]

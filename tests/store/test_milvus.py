@@ -25,7 +25,7 @@ from qa.pipeline import Pipeline, PipelineOptions
 from qa.retrieve import lexical
 from qa.retrieve.lexical import LexicalIndex
 from qa.store import milvus_lexical
-from qa.store.milvus_catalog import filter_expression
+from qa.store.milvus_catalog import MilvusCatalog, filter_expression
 from qa.store.milvus_lexical import (
     frequency_changes,
     passage_weights,
@@ -225,9 +225,11 @@ def _assert_whole(replica: Pipeline) -> int:
 
 
 def _rows_of(replica: Pipeline, document_id: str) -> int:
-    client = replica.store._client  # type: ignore[attr-defined]
+    store = replica.store
+    assert isinstance(store, MilvusCatalog)
+    client = store._client
     rows = client.query(
-        replica.store.passages_name,  # type: ignore[attr-defined]
+        store.passages_name,
         filter=f'document_id == "{document_id}"',
         output_fields=["count(*)"],
     )
