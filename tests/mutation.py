@@ -28,7 +28,7 @@ FAST_TESTS = (
     "tests/retrieve/test_fusion.py",
     "tests/answer/test_extractive.py",
     "tests/answer/test_abstain.py",
-    "tests/answer/test_qtype.py",
+    "tests/text/test_qtype.py",
     "tests/test_evaluate.py",
 )
 
@@ -49,7 +49,7 @@ CHUNK = "qa/text/chunk.py"
 FUSION = "qa/retrieve/fusion.py"
 EXTRACT = "qa/answer/extractive.py"
 ABSTAIN = "qa/answer/abstain.py"
-QTYPE = "qa/answer/qtype.py"
+QTYPE = "qa/text/qtype.py"
 
 MUTANTS = (
     # qa/text/split.py
