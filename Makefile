@@ -14,7 +14,7 @@ TORCH := torch==2.13.0
 # (the `test` extra: browsers, fuzzers, Milvus Lite, linters) come only with `make test`.
 RUN_EXTRAS := st
 
-.PHONY: setup setup-test run index serve test test-all check lint types unit mutation chromium bench clean
+.PHONY: setup setup-test run index serve test test-all check lint types unit mutation chromium bench clean reader-data train-reader
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -92,6 +92,16 @@ $(VENV)/.bench-installed: pyproject.toml | setup
 
 bench: $(VENV)/.bench-installed
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+# The span reader (qa/reader): data from pinned public sets, then a time-budgeted CPU training
+# run that writes qa/reader/weights/ (adapter, manifest, metrics). READER_ARGS e.g. --resume.
+READER_DATA ?= data/reader
+reader-data: setup
+	$(BIN)/qa reader data --out $(READER_DATA) $(READER_DATA_ARGS)
+
+train-reader: setup
+	@test -f $(READER_DATA)/train.jsonl || $(MAKE) reader-data
+	$(BIN)/qa reader train --data $(READER_DATA) $(READER_ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -98,8 +98,7 @@ def test_answer_outside_or_cut_by_window_is_no_answer() -> None:
     labels = [answer_positions(w, target, target + 3) for w in windows]
     assert sum(label != (0, 0) for label in labels) >= 1
     assert labels[0] == (0, 0)
-    # an answer spanning w10..w20 never fits one 15-token window with this stride fully? it
-    # fits only where a window holds both ends; every label is then consistent
+    # a longer answer is labelled only in windows that hold it whole, and maps back exactly
     span_start, span_end = text.index("w10"), text.index("w20") + 3
     for window in windows:
         s, e = answer_positions(window, span_start, span_end)
