@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -25,7 +26,7 @@ from qa.reader.model import (  # noqa: E402
 )
 
 
-def tiny_bert() -> torch.nn.Module:
+def tiny_bert() -> Any:
     config = transformers.BertConfig(
         vocab_size=50,
         hidden_size=16,
@@ -49,7 +50,7 @@ def tiny_span_model(seed: int) -> SpanModel:
     return model.eval()
 
 
-def inputs() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def inputs() -> tuple[Any, Any, Any]:
     ids = torch.tensor([[0, 5, 6, 2, 2, 7, 8, 9, 2, 1], [0, 5, 2, 2, 11, 12, 2, 1, 1, 1]])
     mask = (ids != 1).long()
     allowed = torch.zeros_like(ids, dtype=torch.bool)
@@ -59,7 +60,7 @@ def inputs() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     return ids, mask, allowed
 
 
-def test_merged_model_matches_the_adapter_model():
+def test_merged_model_matches_the_adapter_model() -> None:
     model = tiny_span_model(0)
     ids, mask, allowed = inputs()
     with torch.no_grad():
@@ -72,7 +73,7 @@ def test_merged_model_matches_the_adapter_model():
         torch.testing.assert_close(x, y, atol=1e-5, rtol=1e-5)
 
 
-def test_adapters_change_the_output_and_masked_positions_stay_masked():
+def test_adapters_change_the_output_and_masked_positions_stay_masked() -> None:
     model = tiny_span_model(0)
     ids, mask, allowed = inputs()
     with torch.no_grad():
@@ -97,7 +98,7 @@ def test_adapters_change_the_output_and_masked_positions_stay_masked():
         ("body.embeddings.position_embeddings.weight", False),
     ],
 )
-def test_only_what_training_changes_ships(name, shipped):
+def test_only_what_training_changes_ships(name: str, shipped: bool) -> None:
     assert is_shipped(name) is shipped
 
 
@@ -111,7 +112,7 @@ def _manifest(sha: str) -> ReaderManifest:
     return ReaderManifest(sha, LoraConfig(rank=4, alpha=8), WindowSpec(128, 32), {"note": "t"})
 
 
-def test_weights_round_trip_restores_every_shipped_tensor(tmp_path):
+def test_weights_round_trip_restores_every_shipped_tensor(tmp_path: Path) -> None:
     trained = tiny_span_model(1)
     save_weights(trained, _manifest("a" * 64), tmp_path / "w")
     fresh = tiny_span_model(1)  # the same base (it comes from the export, not the file)
@@ -132,7 +133,7 @@ def test_weights_round_trip_restores_every_shipped_tensor(tmp_path):
     assert manifest.extra["note"] == "t"
 
 
-def test_weights_for_another_shape_are_refused(tmp_path):
+def test_weights_for_another_shape_are_refused(tmp_path: Path) -> None:
     save_weights(tiny_span_model(1), _manifest("a" * 64), tmp_path / "w")
     torch.manual_seed(0)
     body = tiny_bert()
@@ -141,7 +142,7 @@ def test_weights_for_another_shape_are_refused(tmp_path):
         load_weights_into(SpanModel(body, 16), tmp_path / "w")
 
 
-def test_base_model_hash_mismatch_is_a_clear_config_error(tmp_path):
+def test_base_model_hash_mismatch_is_a_clear_config_error(tmp_path: Path) -> None:
     manifest = _manifest("a" * 64)
     check_base(manifest, _fake_export(tmp_path / "same", "a" * 64))
     with pytest.raises(ReaderWeightsMismatchError, match="retrain the reader") as caught:
@@ -151,7 +152,7 @@ def test_base_model_hash_mismatch_is_a_clear_config_error(tmp_path):
         check_base(manifest, tmp_path)
 
 
-def test_shipped_manifest_names_the_bundled_model(exported_dir):
+def test_shipped_manifest_names_the_bundled_model(exported_dir: Path) -> None:
     from qa.reader.model import WEIGHTS_DIR
 
     if not (WEIGHTS_DIR / "manifest.json").exists():
