@@ -8,7 +8,7 @@ PORT ?= 8000
 INDEX_DIR ?= index
 export HF_HUB_OFFLINE ?= 1
 
-.PHONY: setup run index serve test check lint types unit bench clean
+.PHONY: setup run index serve test check lint types unit bench clean reader-data train-reader
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,16 @@ $(VENV)/.bench-installed: pyproject.toml | setup
 
 bench: $(VENV)/.bench-installed
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+# The span reader (qa/reader): data from pinned public sets, then a time-budgeted CPU training
+# run that writes qa/reader/weights/ (adapter, manifest, metrics). READER_ARGS e.g. --resume.
+READER_DATA ?= data/reader
+reader-data: setup
+	$(BIN)/qa reader data --out $(READER_DATA) $(READER_DATA_ARGS)
+
+train-reader: setup
+	@test -f $(READER_DATA)/train.jsonl || $(MAKE) reader-data
+	$(BIN)/qa reader train --data $(READER_DATA) $(READER_ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

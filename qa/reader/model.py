@@ -170,11 +170,14 @@ def load_weights_into(model: SpanModel, folder: Path) -> None:
     from safetensors.torch import load_file
 
     state = load_file(str(folder / ADAPTER_FILE))
-    expected = set(shipped_state(model))
-    if set(state) != expected:
-        missing, unknown = sorted(expected - set(state)), sorted(set(state) - expected)
+    expected = {name: tuple(t.shape) for name, t in shipped_state(model).items()}
+    found = {name: tuple(t.shape) for name, t in state.items()}
+    if found != expected:
+        missing, unknown = sorted(expected.keys() - found), sorted(found.keys() - expected)
+        reshaped = sorted(n for n in expected.keys() & found if expected[n] != found[n])
         raise ConfigError(
-            f"reader weights do not fit: missing {missing[:3]}, unknown {unknown[:3]}"
+            f"reader weights do not fit: missing {missing[:3]}, unknown {unknown[:3]}, "
+            f"other shape {reshaped[:3]}"
         )
     model.load_state_dict(state, strict=False)
 
