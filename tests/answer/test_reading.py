@@ -96,7 +96,8 @@ def _clauses(retrieval: Retrieval, best: dict[int, int] | None = None) -> Clause
 
 def _read(reader: SpanScorer, shape: ReadingShape | None = None, **kw: float) -> SpanChoice | None:
     retrieval = _retrieval(PASSAGES)
-    return read_span("q?", retrieval, _clauses(retrieval), reader, shape or ReadingShape(), **kw)
+    shape = shape or ReadingShape(passages=3)
+    return read_span("q?", retrieval, _clauses(retrieval), reader, shape, **kw)
 
 
 @pytest.mark.parametrize(
@@ -124,6 +125,8 @@ def test_one_batched_call_reads_one_window_per_top_passage() -> None:
     assert len(reader.calls) == 1
     [texts] = reader.calls
     assert len(texts) == 3  # the fourth passage is not read
+    _read(reader, ReadingShape())
+    assert len(reader.calls[1]) == 2  # the default reads the top two
     for text, passage in zip(texts, PASSAGES, strict=False):
         assert text in passage.text
 
@@ -151,9 +154,9 @@ def test_clause_prior_prefers_spans_in_the_ranker_s_best_clause() -> None:
     retrieval = _retrieval(PASSAGES)
     clauses = _clauses(retrieval, best={2: 0})  # p3's first clause is the ranker's best
     wanted = [("Ties grew later", 5.0), ("1947", 4.0)]  # p3: clause 1 vs clause 0
-    alone = read_span("q?", retrieval, clauses, FakeReader(wanted), ReadingShape())
+    alone = read_span("q?", retrieval, clauses, FakeReader(wanted), ReadingShape(passages=3))
     assert alone is not None and alone.answer.text == "Ties grew later"
-    shape = ReadingShape()
+    shape = ReadingShape(passages=3)
     chosen = read_span("q?", retrieval, clauses, FakeReader(wanted), shape, clause_weight=2.0)
     assert chosen is not None and chosen.answer.text == "1947"  # 4 beats 5 - 2 x (1 - -1)
 
