@@ -9,7 +9,7 @@ import string
 import time
 import unicodedata
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -121,9 +121,13 @@ def _is_punctuation(ch: str) -> bool:
 
 def token_f1(prediction: str, gold: str) -> float:
     """Harmonic mean of token precision and recall after normalize_answer (SQuAD's F1)."""
-    predicted, wanted = normalize_answer(prediction).split(), normalize_answer(gold).split()
+    return bag_f1(normalize_answer(prediction).split(), normalize_answer(gold).split())
+
+
+def bag_f1(predicted: Sequence[str], wanted: Sequence[str]) -> float:
+    """SQuAD's F1 of two token bags (1.0 when both are empty)."""
     if not predicted or not wanted:
-        return float(predicted == wanted)
+        return float(list(predicted) == list(wanted))
     common = sum((Counter(predicted) & Counter(wanted)).values())
     if common == 0:
         return 0.0

@@ -9,9 +9,9 @@ and MLQA's Arabic scripts keep it; dropping it would inflate EM).
 from __future__ import annotations
 
 import unicodedata
-from collections import Counter
 from collections.abc import Iterable
 
+from qa.evaluate import bag_f1
 from qa.text.normalize import normalize
 
 _ARTICLES = frozenset({"a", "an", "the"})
@@ -33,14 +33,7 @@ def exact_match(prediction: str, gold: str) -> float:
 
 def token_f1(prediction: str, gold: str) -> float:
     """Harmonic mean of token precision and recall (bags of normalised tokens)."""
-    pred, ref = answer_tokens(prediction), answer_tokens(gold)
-    if not pred or not ref:
-        return float(pred == ref)
-    common = sum((Counter(pred) & Counter(ref)).values())
-    if common == 0:
-        return 0.0
-    precision, recall = common / len(pred), common / len(ref)
-    return 2 * precision * recall / (precision + recall)
+    return bag_f1(answer_tokens(prediction), answer_tokens(gold))
 
 
 def best_scores(prediction: str, golds: Iterable[str]) -> tuple[float, float]:
