@@ -62,7 +62,8 @@ def load_span_scorer(
         if mode == "on":
             raise ConfigError(f"QA_READER=on: the reader cannot load ({exc})") from exc
         return None  # auto: no weights shipped (yet), keep the clause answers
-    return with_precision(model, precision, engine, model_dir, threads)
+    reader: SpanScorer = with_precision(model, precision, engine, model_dir, threads)
+    return reader
 
 
 def with_precision(

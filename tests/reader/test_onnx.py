@@ -93,10 +93,11 @@ def test_the_onnx_int8_reader_stays_close_to_fp32_and_reads_the_same_span(
 ) -> None:
     pytest.importorskip("onnxruntime")
     from qa.reader.infer import batch_tensors, load_trained_reader
-    from qa.reader.model import base_sha256
+    from qa.reader.model import SpanModel, base_sha256
     from qa.reader.onnx import onnx_span_logits
 
     fp32 = load_trained_reader(exported_dir, threads=1)
+    assert isinstance(fp32.model, SpanModel)
     cache = tmp_path / "cache"
     session = onnx_span_logits(fp32.model, WEIGHTS_DIR, base_sha256(exported_dir), cache, 1)
     assert len(list(cache.rglob("*.onnx"))) == 1, "one int8 file, no export leftovers"
