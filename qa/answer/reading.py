@@ -1,9 +1,10 @@
-"""Reading: a span model reads windows of the top passages in one batch and picks the answer.
+"""Reading: a span model reads windows of the top passages and picks the answer.
 
 The clause ranker (extractive.py) says where in each passage the answer probably is; each of
 the top passages contributes one window, its best clause grown with neighbours to about
-`window_words` words, and the span model reads all windows in one forward pass. Its span
-scores decide both which passage answers and which words are the answer.
+`window_words` words. The span model reads the ranker's passage's window first and the
+others (one batched pass) only when that one is unsure. Its span scores decide both which
+passage answers and which words are the answer.
 """
 
 from __future__ import annotations
