@@ -159,13 +159,16 @@ def main() -> None:
     parser.add_argument("--every", type=int, default=1, help="only every K-th question")
     parser.add_argument("--threads", type=int, default=None, help="torch threads of the reader")
     parser.add_argument("--precision", default=Settings().reader_precision)
+    parser.add_argument("--engine", default=Settings().reader_engine, help="auto, torch or onnx")
     parser.add_argument("--abstain-same", type=float, default=0.8)
     parser.add_argument("--abstain-cross", type=float, default=0.7)
     args = parser.parse_args()
     started = time.perf_counter()
     settings = Settings()
     args.threads = args.threads or settings.reader_threads
-    model = load_span_scorer("on", settings.model_cache_dir, args.threads, args.precision)
+    model = load_span_scorer(
+        "on", settings.model_cache_dir, args.threads, args.precision, args.engine
+    )
     assert model is not None
     scorer = CachedScorer(model)
     pipeline, questions, owner = open_index(args.index_dir)

@@ -22,6 +22,7 @@ from qa.choices import (
     EmbedPrecision,
     IndexingEngine,
     QueryEngine,
+    ReaderEngine,
     ReaderMode,
     ReaderPrecision,
     VectorStore,
@@ -57,6 +58,7 @@ class PipelineOptions:
     reader: ReaderMode = "auto"
     reader_threads: int | None = None
     reader_precision: ReaderPrecision = "int8"
+    reader_engine: ReaderEngine = "auto"
     reader_calibration: Path | None = None
     reader_model: str | None = None
     reader_min_score: float = 0.3
@@ -154,6 +156,7 @@ class Pipeline:
                     self.options.model_cache_dir,
                     self.options.reader_threads,
                     self.options.reader_precision,
+                    self.options.reader_engine,
                 )
                 self._span_scorer_loaded = True
             if self._span_scorer is not None and self._reader_calibration is None:

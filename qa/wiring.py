@@ -23,6 +23,7 @@ def options_from_settings(settings: Settings) -> PipelineOptions:
         reader=settings.reader,
         reader_threads=settings.reader_threads,
         reader_precision=settings.reader_precision,
+        reader_engine=settings.reader_engine,
         reader_calibration=settings.reader_calibration,
         reader_model=settings.reader_model,
         reader_min_score=settings.reader_min_score,

@@ -1,9 +1,10 @@
-"""Reading: a span model reads windows of the top passages in one batch and picks the answer.
+"""Reading: a span model reads windows of the top passages and picks the answer.
 
 The clause ranker (extractive.py) says where in each passage the answer probably is; each of
 the top passages contributes one window, its best clause grown with neighbours to about
-`window_words` words, and the span model reads all windows in one forward pass. Its span
-scores decide both which passage answers and which words are the answer.
+`window_words` words. The span model reads the ranker's passage's window first and the
+others (one batched pass) only when that one is unsure. Its span scores decide both which
+passage answers and which words are the answer.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from qa.answer.extractive import ClauseChoice, grow
-from qa.answer.span import cap_words, clause_at, context_bounds, tidy, words_in
+from qa.answer.span import cap_words, clause_at, context_bounds, fill_words, tidy, words_in
 from qa.domain import Answer, Context, Passage
 from qa.retrieve.hybrid import Retrieval
 
@@ -59,11 +60,14 @@ class SpanScorer(Protocol):
 class ReadingShape:
     """How much the span model reads and how long answers and contexts may be.
 
-    Two windows of about 64 words (~120 tokens each with the question, for Arabic) are one
-    batched pass: the reader's CPU time grows with every token (int8, one thread: 41 ms for
-    one window, 71 for two, 95 for three), and with the reader's weights of this session a
-    third window lost more answers to a wrong passage than it found (ARCD-XL: context
-    accuracy 0.33 with two windows, 0.26 with three).
+    Windows of about 64 words (~120 tokens each with the question, for Arabic): the reader's
+    CPU time grows with every token (int8, one thread: 41 ms for one window, 71 for two, 95
+    for three), and a third window lost more answers to a wrong passage than it found
+    (ARCD-XL: context accuracy 0.33 with two windows, 0.26 with three). The lead window is
+    read alone, the second only when no span of the lead clears its no-answer score by
+    `confident_margin` (None: both in one pass): with margin 0, ARCD questions read 1.4
+    windows instead of 2 at equal or better F1 (0.308 vs 0.301) and context accuracy (0.655
+    vs 0.649; torch int8, step-188 weights).
     """
 
     passages: int = 2
@@ -73,6 +77,7 @@ class ReadingShape:
     max_span_words: int = 8
     context_words: int = 40
     context_min_words: int = 12
+    confident_margin: float | None = 0.0
 
     def __post_init__(self) -> None:
         if self.passages < 1 or self.window_words < 1 or self.max_span_words < 1:
@@ -108,7 +113,11 @@ class SpanChoice:
 def reading_windows(
     retrieval: Retrieval, clauses: ClauseChoice, shape: ReadingShape
 ) -> list[Window]:
-    """One window per top passage: its best-ranked clause grown to about window_words words."""
+    """One window per top passage: its best-ranked clause grown to about window_words words.
+
+    The passage of the clause ranker's answer comes first (it is read alone first), then the
+    others in retrieval order.
+    """
     best: dict[int, tuple[float, int]] = {}
     own: dict[int, list[float]] = {}
     for (ci, j), score in zip(clauses.slots, clauses.scores, strict=True):
@@ -117,13 +126,72 @@ def reading_windows(
         own.setdefault(ci, []).append(score)
         if ci not in best or score > best[ci][0]:
             best[ci] = (score, j)
+    lead = next(
+        (ci for ci in best if retrieval.candidates[ci].passage.id == clauses.answer.passage_id),
+        None,
+    )
     windows = []
-    for ci in sorted(best):
+    for ci in sorted(best, key=lambda c: (c != lead, c)):
         passage = retrieval.candidates[ci].passage
         first, last = grow(passage, best[ci][1], own[ci], shape.window_words)
         start, end = passage.clauses[first].start, passage.clauses[last].end
         windows.append(Window(ci, start, end))
     return windows
+
+
+@dataclass(frozen=True)
+class _Proposal:
+    """A span of one window, offsets in its passage, with the scores the ranking reads."""
+
+    window: Window
+    start: int
+    end: int
+    short: bool
+    rank: float  # span score plus the priors
+    score: float
+    null_score: float
+
+
+def _proposals(
+    spans: Sequence[SpanCandidateLike],
+    windows: Sequence[Window],
+    retrieval: Retrieval,
+    clauses: ClauseChoice,
+    shape: ReadingShape,
+    priors: tuple[float, float],
+) -> list[_Proposal]:
+    """The model's spans as passage offsets, tidied, with their ranking score."""
+    passage_weight, clause_weight = priors
+    lead = retrieval.candidates[0].score or 1.0
+    clause_score = dict(zip(clauses.slots, clauses.scores, strict=True))
+    best_clause = max(clauses.scores, default=0.0)
+    out = []
+    for span in spans:
+        window = windows[span.text_index]
+        candidate = retrieval.candidates[window.candidate]
+        text = candidate.passage.text
+        start, end = tidy(text, window.start + span.start, window.start + span.end)
+        if end <= start:
+            continue
+        short = len(words_in(text, start, end)) <= shape.max_span_words
+        prior = passage_weight * candidate.score / lead
+        if clause_weight:
+            j = clause_at(candidate.passage.clauses, start)
+            prior += clause_weight * (
+                clause_score.get((window.candidate, j), best_clause) - best_clause
+            )
+        out.append(
+            _Proposal(window, start, end, short, span.score + prior, span.score, span.null_score)
+        )
+    return out
+
+
+def _confident(proposals: Sequence[_Proposal], shape: ReadingShape) -> bool:
+    """True when the first window's best short span clears its no-answer score by the margin."""
+    if shape.confident_margin is None:
+        return False
+    short = [p for p in proposals if p.short]
+    return bool(short) and max(p.score - p.null_score for p in short) >= shape.confident_margin
 
 
 def read_span(
@@ -135,66 +203,53 @@ def read_span(
     passage_weight: float = 0.0,
     clause_weight: float = 0.0,
 ) -> SpanChoice | None:
-    """The best span of the top passages' windows, from one call of the span model.
+    """The best span of the top passages' windows, in one or two calls of the span model.
 
-    Candidates are ranked by span score plus two priors (0: the reader alone decides):
-    `passage_weight` times the passage's fused retrieval score relative to the best one, and
-    `clause_weight` times the clause ranker's score of the clause the span starts in, minus
-    the best clause score. Spans longer than max_span_words lose to any shorter candidate and
-    are cut when none is left.
+    The lead window (the clause ranker's passage) is read alone first; the other windows are
+    read, in one batch, only when none of its short spans clears the no-answer score by
+    shape.confident_margin. Candidates are ranked by span score plus two priors (0: the
+    reader alone decides): `passage_weight` times the passage's fused retrieval score
+    relative to the best one, and `clause_weight` times the clause ranker's score of the
+    clause the span starts in, minus the best clause score. Spans longer than max_span_words
+    lose to any shorter candidate and are cut when none is left.
     """
     windows = reading_windows(retrieval, clauses, shape)
     if not windows:
         return None
     texts = [retrieval.candidates[w.candidate].passage.text[w.start : w.end] for w in windows]
-    spans = model.read(question, texts, shape.top_n, shape.max_answer_tokens)
-    lead = retrieval.candidates[0].score or 1.0
-    clause_score = dict(zip(clauses.slots, clauses.scores, strict=True))
-    best_clause = max(clauses.scores, default=0.0)
-    ranked: list[tuple[bool, float, int, int, int, SpanCandidateLike]] = []
-    for span in spans:
-        window = windows[span.text_index]
-        text = retrieval.candidates[window.candidate].passage.text
-        start, end = tidy(text, window.start + span.start, window.start + span.end)
-        if end <= start:
-            continue
-        short = len(words_in(text, start, end)) <= shape.max_span_words
-        passage = retrieval.candidates[window.candidate].passage
-        prior = passage_weight * retrieval.candidates[window.candidate].score / lead
-        if clause_weight:
-            j = clause_at(passage.clauses, start)
-            prior += clause_weight * (
-                clause_score.get((window.candidate, j), best_clause) - best_clause
-            )
-        ranked.append((short, span.score + prior, window.candidate, start, end, span))
+    priors = (passage_weight, clause_weight)
+    read = 1 if shape.confident_margin is not None else len(windows)
+    spans = model.read(question, texts[:read], shape.top_n, shape.max_answer_tokens)
+    ranked = _proposals(spans, windows[:read], retrieval, clauses, shape, priors)
+    if read < len(windows) and not _confident(ranked, shape):
+        rest = model.read(question, texts[read:], shape.top_n, shape.max_answer_tokens)
+        ranked += _proposals(rest, windows[read:], retrieval, clauses, shape, priors)
     if not ranked:
         return None
-    _, _, ci, start, end, span = max(ranked, key=lambda r: (r[0], r[1]))
-    passage = retrieval.candidates[ci].passage
-    start, end = cap_words(passage.text, start, end, shape.max_span_words)
+    best = max(ranked, key=lambda p: (p.short, p.rank))
+    passage = retrieval.candidates[best.window.candidate].passage
+    start, end = cap_words(passage.text, best.start, best.end, shape.max_span_words)
     c_start, c_end = span_context(passage, start, end, clauses.answer, shape)
     context = Context(passage.text[c_start:c_end], c_start, c_end)
-    answer = Answer(passage.text[start:end], passage.id, start, end, span.score, context)
-    return SpanChoice(answer, span.score, span.null_score, ci)
+    answer = Answer(passage.text[start:end], passage.id, start, end, best.score, context)
+    return SpanChoice(answer, best.score, best.null_score, best.window.candidate)
 
 
 def span_context(
     passage: Passage, start: int, end: int, ranked: Answer, shape: ReadingShape
 ) -> tuple[int, int]:
-    """The context of a span: its clause(s), or the ranker's grown clause when that holds it.
+    """The context of a span: the ranker's grown clause when it holds it, else its own clause(s),
+    filled with the words around to context_words.
 
-    The clause ranker's answer (a clause grown with neighbours, 37 words at most) is the
-    context whenever the span lies inside it and it fits in context_words: it held the gold
+    The clause ranker's answer (a clause grown with neighbours, 37 words at most) held the gold
     answer for 68% of ARCD questions, more often than a span's own short clause does.
     """
+    text = passage.text
     inside = ranked.passage_id == passage.id and ranked.start <= start and end <= ranked.end
-    if inside and len(words_in(passage.text, ranked.start, ranked.end)) <= shape.context_words:
-        return ranked.start, ranked.end
-    return context_bounds(
-        passage.text,
-        passage.clauses,
-        start,
-        end,
-        shape.context_words,
-        shape.context_min_words,
-    )
+    if inside and len(words_in(text, ranked.start, ranked.end)) <= shape.context_words:
+        lo, hi = ranked.start, ranked.end
+    else:
+        lo, hi = context_bounds(
+            text, passage.clauses, start, end, shape.context_words, shape.context_min_words
+        )
+    return fill_words(text, lo, hi, shape.context_words)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import torch
 
@@ -77,10 +78,18 @@ def best_spans(
     return out
 
 
+class SpanLogits(Protocol):
+    """Start and end logits of a batch of windows: SpanModel, or its ONNX Runtime session."""
+
+    def __call__(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, allowed: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]: ...
+
+
 class TrainedReader:
     """The shipped span reader over the exported e5 body (LoRA merged, eval mode)."""
 
-    def __init__(self, model: SpanModel, tokenizer: object, spec: WindowSpec) -> None:
+    def __init__(self, model: SpanModel | SpanLogits, tokenizer: object, spec: WindowSpec) -> None:
         self.model, self.tokenizer, self.spec = model, tokenizer, spec
         self.specials = Specials()
 

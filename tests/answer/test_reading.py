@@ -7,7 +7,7 @@ plumbing around any reader, never reading quality.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pytest
@@ -96,7 +96,7 @@ def _clauses(retrieval: Retrieval, best: dict[int, int] | None = None) -> Clause
 
 def _read(reader: SpanScorer, shape: ReadingShape | None = None, **kw: float) -> SpanChoice | None:
     retrieval = _retrieval(PASSAGES)
-    shape = shape or ReadingShape(passages=3)
+    shape = shape or ReadingShape(passages=3, confident_margin=None)  # all windows in one pass
     return read_span("q?", retrieval, _clauses(retrieval), reader, shape, **kw)
 
 
@@ -121,12 +121,14 @@ def test_the_reader_score_picks_span_and_passage(
 
 def test_one_batched_call_reads_one_window_per_top_passage() -> None:
     reader = FakeReader([("1947", 1.0)])
-    _read(reader, ReadingShape(passages=3))
+    _read(reader, ReadingShape(passages=3, confident_margin=None))
     assert len(reader.calls) == 1
     [texts] = reader.calls
     assert len(texts) == 3  # the fourth passage is not read
+    _read(reader, ReadingShape(confident_margin=None))
+    assert len(reader.calls[1]) == 2  # the top two
     _read(reader, ReadingShape())
-    assert len(reader.calls[1]) == 2  # the default reads the top two
+    assert [len(c) for c in reader.calls[2:]] == [1, 1]  # default: the lead, then the other
     for text, passage in zip(texts, PASSAGES, strict=False):
         assert text in passage.text
 
@@ -154,9 +156,9 @@ def test_clause_prior_prefers_spans_in_the_ranker_s_best_clause() -> None:
     retrieval = _retrieval(PASSAGES)
     clauses = _clauses(retrieval, best={2: 0})  # p3's first clause is the ranker's best
     wanted = [("Ties grew later", 5.0), ("1947", 4.0)]  # p3: clause 1 vs clause 0
-    alone = read_span("q?", retrieval, clauses, FakeReader(wanted), ReadingShape(passages=3))
+    shape = ReadingShape(passages=3, confident_margin=None)
+    alone = read_span("q?", retrieval, clauses, FakeReader(wanted), shape)
     assert alone is not None and alone.answer.text == "Ties grew later"
-    shape = ReadingShape(passages=3)
     chosen = read_span("q?", retrieval, clauses, FakeReader(wanted), shape, clause_weight=2.0)
     assert chosen is not None and chosen.answer.text == "1947"  # 4 beats 5 - 2 x (1 - -1)
 
@@ -171,16 +173,23 @@ def test_context_holds_the_span_with_exact_offsets_in_arabic_after_emoji() -> No
     assert context.start <= answer.start and answer.end <= context.end
     assert context.text[answer.start - context.start : answer.end - context.start] == answer.text
     assert len(words_in(passage, context.start, context.end)) <= 40
-    assert context.text != passage and "🎉" in passage[: answer.start]
+    assert "🎉" in passage[: answer.start]
+    long = _read(FakeReader([("الدعم الواسع", 5.0)]), ReadingShape(context_words=10))
+    assert long is not None and long.answer.context is not None
+    assert len(long.answer.context.text.split()) == 10, "filled to the budget, not the passage"
 
 
 def test_the_ranker_s_clause_is_the_context_when_it_holds_the_span() -> None:
-    inside = _read(FakeReader([("الطاقة", 5.0)]))  # in p1's last clause, the ranker's answer
+    shape = ReadingShape(passages=3, context_words=8, confident_margin=None)
+    inside = _read(FakeReader([("الطاقة", 5.0)]), shape)  # in p1's last clause: the ranker's
     assert inside is not None and inside.answer.context is not None
-    assert inside.answer.context.text == "وتحدث الجانبان عن الطاقة."
-    outside = _read(FakeReader([("1947", 5.0)]))  # elsewhere: the span's own clause(s)
+    # the ranker's clause, filled to 8 words: nothing follows it, so the words before
+    assert inside.answer.context.text == "ذلك خلال اتصال هاتفي. وتحدث الجانبان عن الطاقة."
+    outside = _read(FakeReader([("1947", 5.0)]), shape)  # elsewhere: the span's own clause(s)
     assert outside is not None and outside.answer.context is not None
-    assert outside.answer.context.text.startswith("Pakistan has looked")
+    # its clause (9 words) is over the budget: the 8 words that end with the span
+    assert outside.answer.context.text == "has looked at Russia through India since 1947."
+    assert len(outside.answer.context.text.split()) == 8
 
 
 def test_long_spans_lose_to_short_ones_and_are_capped() -> None:
@@ -210,3 +219,41 @@ def test_nothing_proposed_means_no_choice() -> None:
 def test_reading_shape_refuses_impossible_settings(kwargs: dict[str, int]) -> None:
     with pytest.raises(ValueError, match=r"ReadingShape|context"):
         ReadingShape(**kwargs)
+
+
+@pytest.mark.parametrize(
+    ("wanted", "null", "reads", "text"),
+    [
+        # the lead window's span clears its no-answer score: the second window is not read
+        ([("الدعم الواسع", 5.0), ("23 December", 9.0)], 1.0, 1, "الدعم الواسع"),
+        # it does not: the other windows are read, in one more call, and may win
+        ([("الدعم الواسع", 0.5), ("23 December", 0.8)], 1.0, 2, "23 December"),
+        ([("الدعم الواسع", 0.9), ("23 December", 0.8)], 1.0, 2, "الدعم الواسع"),
+        # nothing in the lead window at all
+        ([("23 December", 0.2)], 1.0, 2, "23 December"),
+    ],
+)
+def test_the_lead_window_is_read_alone_and_the_rest_only_when_it_is_unsure(
+    wanted: list[tuple[str, float]], null: float, reads: int, text: str
+) -> None:
+    reader = FakeReader(wanted, null_score=null)
+    choice = _read(reader, ReadingShape(passages=2, confident_margin=0.0))
+    assert choice is not None and choice.answer.text == text
+    assert len(reader.calls) == reads
+    assert len(reader.calls[0]) == 1 and "عمران خان" in reader.calls[0][0]
+    if reads == 2:
+        assert len(reader.calls[1]) == 1 and "Putin" in reader.calls[1][0]
+
+
+def test_the_clause_ranker_s_passage_is_the_lead_window() -> None:
+    retrieval = _retrieval(PASSAGES)
+    lead = retrieval.candidates[1].passage
+    ranked = Answer(lead.text[:10], lead.id, 0, 10, 1.0)
+    clauses = replace(_clauses(retrieval), answer=ranked)
+    windows = reading_windows(retrieval, clauses, ReadingShape(passages=3))
+    assert [w.candidate for w in windows] == [1, 0, 2]
+    reader = FakeReader([("Putin", 5.0)], null_score=1.0)
+    shape = ReadingShape(passages=3, confident_margin=0.0)
+    choice = read_span("q?", retrieval, clauses, reader, shape)
+    assert choice is not None and choice.candidate == 1
+    assert reader.calls == [[lead.text[windows[0].start : windows[0].end]]]

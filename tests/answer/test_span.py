@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qa.answer.span import cap_words, context_bounds, tidy, words_in
+from qa.answer.span import cap_words, context_bounds, fill_words, tidy, words_in
 from qa.domain import Clause
 from qa.text.split import clauses
 
@@ -103,3 +103,56 @@ def test_without_clause_offsets_the_context_is_a_word_window() -> None:
     start = text.index("gamma")
     c_start, c_end = context_bounds(text, (), start, start + 5, max_words=3, min_words=1)
     assert text[c_start:c_end] == "beta gamma delta"
+
+
+@pytest.mark.parametrize(
+    ("text", "span", "expected"),
+    [
+        (
+            ARABIC,
+            "23 ديسمبر",
+            "لموقف بوتين. وجاء ذلك في 23 ديسمبر. وناقش الجانبان التعاون في المجالات",
+        ),
+        (
+            ENGLISH,
+            "Tarnwick",
+            "held in the village of Tarnwick every May, and visitors bring lanterns",
+        ),
+        (
+            ENGLISH,
+            "midnight",
+            "visitors bring lanterns made of paper. Nobody wanted to leave before midnight.",
+        ),
+    ],
+)
+def test_fill_spends_the_whole_word_budget_around_the_clauses(
+    text: str, span: str, expected: str
+) -> None:
+    start = text.index(span)
+    end = start + len(span)
+    own = context_bounds(text, _units(text), start, end, 12, 12)
+    c_start, c_end = fill_words(text, *own, 12)
+    assert text[c_start:c_end] == expected
+    assert len(words_in(text, c_start, c_end)) == 12
+    assert c_start <= own[0] and own[1] <= c_end, "the clauses stay whole inside the fill"
+
+
+@pytest.mark.parametrize(
+    ("text", "span", "limit", "expected"),
+    [
+        ("one two three four five six", "three", 3, "three four five"),
+        ("one two three four five six", "three", 4, "two three four five"),
+        ("one two three four five six", "two", 5, "one two three four five"),
+        ("one two three four five six", "one", 3, "one two three"),
+        ("one two three four five six", "six", 2, "five six"),
+        ("one two three four five six", "four five", 1, "four five"),
+        ("أ ب ت ث ج ح خ", "ث", 4, "ت ث ج ح"),
+        ("a b", "a", 10, "a b"),
+    ],
+)
+def test_fill_words_takes_two_words_after_for_each_before(
+    text: str, span: str, limit: int, expected: str
+) -> None:
+    start = text.index(span)
+    c_start, c_end = fill_words(text, start, start + len(span), limit)
+    assert text[c_start:c_end] == expected
