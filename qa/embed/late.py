@@ -9,6 +9,7 @@ reads in the context of its passage.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import accumulate
 
 import numpy as np
 import numpy.typing as npt
@@ -24,10 +25,7 @@ def shifted_offsets(text: str, table: dict[int, str]) -> list[int]:
     The tokenizer reads the translated text and reports offsets into it; a clause's offsets
     are into the original. The map can drop a character or replace it by several.
     """
-    out = [0]
-    for ch in text:
-        out.append(out[-1] + len(table.get(ord(ch), ch)))
-    return out
+    return [0, *accumulate(len(table.get(ord(ch), ch)) for ch in text)]
 
 
 def token_span(offsets: Sequence[Span], start: int, end: int) -> Span:
