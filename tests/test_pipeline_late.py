@@ -1,4 +1,5 @@
-"""Indexing with late-chunked clause vectors (the default) against embedding clauses apart."""
+"""Indexing with late-chunked clause vectors (QA_CLAUSE_VECTORS=late) and with clauses embedded
+apart (the default)."""
 
 from __future__ import annotations
 
@@ -76,6 +77,8 @@ def test_each_clause_vector_is_its_clause(
     """Stored clause vectors line up with their clauses, past the title the passage is
     embedded with: each is nearest to its own clause embedded alone."""
     options = PipelineOptions(index_dir=tmp_path / mode, clause_vectors=mode)
+    if mode == "separate":
+        options = PipelineOptions(index_dir=tmp_path / mode)  # the default
     pipeline = open_pipeline(options, embedder=recording)
     recording.alone.clear()
     pipeline.add_documents([Document(id="facts", text=TEXT, title=TITLE)])
@@ -94,7 +97,8 @@ def test_each_clause_vector_is_its_clause(
 
 
 def test_late_indexing_embeds_each_passage_once(tmp_path: Path, recording: _Recording) -> None:
-    options = PipelineOptions(index_dir=tmp_path / "d", chunking=ChunkingConfig(max_tokens=60))
+    chunking = ChunkingConfig(max_tokens=60)
+    options = PipelineOptions(index_dir=tmp_path / "d", chunking=chunking, clause_vectors="late")
     pipeline = open_pipeline(options, embedder=recording)
     recording.alone.clear()
     body = " ".join(f"Report {i} says the river {i} floods in spring." for i in range(30))
@@ -111,7 +115,8 @@ def test_late_indexing_embeds_each_passage_once(tmp_path: Path, recording: _Reco
 def test_re_adding_reuses_the_vectors_of_unchanged_passages(
     tmp_path: Path, recording: _Recording
 ) -> None:
-    pipeline = open_pipeline(PipelineOptions(index_dir=tmp_path / "r"), embedder=recording)
+    options = PipelineOptions(index_dir=tmp_path / "r", clause_vectors="late")
+    pipeline = open_pipeline(options, embedder=recording)
     text = "The Nile floods in summer.\n\nThe Rhine starts in the Alps.\n\nThe Danube ends at sea."
     pipeline.add_documents([Document(id="rivers", text=text, title="Rivers")])
     before = {s.passage.text: s.clause_vectors for s in pipeline.store.passages_of("rivers")}
