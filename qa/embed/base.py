@@ -47,6 +47,17 @@ class Embedder(Protocol):
         ...
 
 
+@runtime_checkable
+class SpanEmbedder(Protocol):
+    """An embedder that also pools vectors for spans of a passage from that passage's pass."""
+
+    def embed_passages_with_spans(
+        self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]]
+    ) -> tuple[Vectors, list[Vectors]]:
+        """Passage vectors, and per passage one row per (start, end) character span of it."""
+        ...
+
+
 def l2_normalise(vectors: Vectors) -> Vectors:
     """Scale rows to unit length (zero rows stay zero)."""
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)

