@@ -85,10 +85,10 @@ def prepare(asked: list[Asked], model: ClauseModel) -> list[Read]:
     for a in asked:
         if not a.retrieval.candidates:
             continue
-        choice = choose_clause(a.question.question, a.retrieval, a.idf, model)
+        choice = choose_clause(a.query, a.retrieval, a.idf, model)
         if choice is None:
             continue
-        cross = is_cross_script(a.question.question, a.retrieval)
+        cross = is_cross_script(a.query, a.retrieval)
         evidence = gather_evidence(choice, a.retrieval, a.background)
         out.append(Read(a, cross, choice, abstainer.probability(evidence, cross)))
     return out
