@@ -66,6 +66,16 @@ class Settings(BaseSettings):
         Path.home() / ".cache" / "qa" / "models",
         description="Where the bundled model is exported for the torch engine.",
     )
+    # 60 s: starting the batch engine's process takes about 6 s here (torch import and model
+    # load), so a client sending batches with pauses of up to a minute pays it once, while an
+    # idle server is back at its query-only size (1.2 GB less) a minute after indexing.
+    indexing_idle_s: float = Field(
+        60.0,
+        ge=0,
+        description="Bundled model, torch engine: passages are embedded in a child process that "
+        "exits after this many idle seconds, so the server returns to its query-only size; "
+        "0 keeps the engine in the serving process, loaded once used.",
+    )
     host: str = Field("127.0.0.1", description="Address `qa serve` binds.")
     port: int = Field(8000, ge=1, le=65535, description="Port `qa serve` listens on.")
     workers: int = Field(1, ge=1, le=64, description="Server worker processes.")

@@ -17,6 +17,7 @@ def options_from_settings(settings: Settings) -> PipelineOptions:
         embed_precision=settings.embed_precision,
         query_engine=settings.query_engine,
         model_cache_dir=settings.model_cache_dir,
+        indexing_idle_s=settings.indexing_idle_s,
         max_top_k=settings.max_top_k,
         max_question_chars=settings.max_question_chars,
         abstain_threshold=settings.abstain_threshold,
