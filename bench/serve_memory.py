@@ -100,6 +100,7 @@ def measure(
         env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
         env.update(QA_INDEX_DIR=str(Path(tmp) / "index"), QA_READER=reader)
         env.update(QA_LOG_LEVEL="warning", HF_HUB_OFFLINE="1", PYTHONPATH=str(ROOT))
+        env["QA_REQUEST_TIMEOUT_S"] = "3600"  # a busy machine must not cut an indexing call
         if "QA_MODEL_CACHE_DIR" in os.environ:
             env["QA_MODEL_CACHE_DIR"] = os.environ["QA_MODEL_CACHE_DIR"]
         if idle_s is not None:
