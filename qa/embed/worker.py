@@ -20,6 +20,7 @@ from multiprocessing.process import BaseProcess
 import numpy as np
 
 from qa.embed.base import Embedder, Vectors
+from qa.memory import release_freed_memory
 
 STOP_WAIT_S = 10.0  # a child that does not exit after its stop message is terminated
 
@@ -27,6 +28,7 @@ STOP_WAIT_S = 10.0  # a child that does not exit after its stop message is termi
 def _serve(make: Callable[[], Embedder], conn: Connection) -> None:
     """The child: build the embedder, then embed each list of texts until told to stop."""
     embedder = make()
+    release_freed_memory()  # the model loads lazily; this trims what importing left
     while True:
         try:
             texts = conn.recv()
@@ -159,5 +161,6 @@ class PassageWorker:
                 self._arm_timer(left)
             else:
                 self._stop()
+                release_freed_memory()  # what indexing left in this process's heap
         finally:
             self._lock.release()
