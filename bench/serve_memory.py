@@ -32,14 +32,17 @@ from bench.corpus import load_corpus  # noqa: E402
 QUESTIONS = ["ما هي عاصمة مصر؟", "What did Imran Khan emphasize?", "متى تأسست الجامعة؟"]
 
 
-def tree_rss_mib(pid: int) -> float:
-    """VmRSS of a process and all its descendants, in MiB (0 for a process that is gone)."""
+def tree_mib(pid: int, key: str = "Rss") -> float:
+    """Rss (or Pss) of a process and all its descendants, in MiB (0 for one that is gone).
+
+    Summed Rss counts the pages parent and child share (libraries) twice; Pss splits them.
+    """
     total, stack = 0.0, [pid]
     while stack:
         current = stack.pop()
         try:
-            for line in Path(f"/proc/{current}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
+            for line in Path(f"/proc/{current}/smaps_rollup").read_text().splitlines():
+                if line.startswith(f"{key}:"):
                     total += int(line.split()[1]) / 1024
             for task in Path(f"/proc/{current}/task").iterdir():
                 stack += [int(c) for c in (task / "children").read_text().split()]
@@ -48,17 +51,23 @@ def tree_rss_mib(pid: int) -> float:
     return total
 
 
+def tree_rss_mib(pid: int) -> float:
+    """Summed Rss of the process tree, in MiB."""
+    return tree_mib(pid, "Rss")
+
+
 class Sampler:
     """Samples tree_rss_mib(pid) every `every` seconds in a thread; keeps the maximum."""
 
     def __init__(self, pid: int, every: float = 0.1) -> None:
-        self.pid, self.every, self.peak = pid, every, 0.0
+        self.pid, self.every, self.peak, self.peak_pss = pid, every, 0.0, 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
         while not self._stop.is_set():
             self.peak = max(self.peak, tree_rss_mib(self.pid))
+            self.peak_pss = max(self.peak_pss, tree_mib(self.pid, "Pss"))
             self._stop.wait(self.every)
 
     def __enter__(self) -> Sampler:
@@ -129,12 +138,14 @@ def measure(
                         client.post(f"{url}/v1/ask", json={"question": question})
                 result["index_s"] = round(time.perf_counter() - started, 1)
                 result["peak_indexing_mib"] = sampler.peak
+                result["peak_indexing_pss_mib"] = sampler.peak_pss
                 result["after_indexing_mib"] = tree_rss_mib(process.pid)
                 time.sleep(settle_s)
                 with httpx.Client(timeout=60) as client:
                     for question in QUESTIONS:
                         client.post(f"{url}/v1/ask", json={"question": question})
                 result[f"at_rest_{settle_s:.0f}s_mib"] = tree_rss_mib(process.pid)
+                result[f"at_rest_{settle_s:.0f}s_pss_mib"] = tree_mib(process.pid, "Pss")
             finally:
                 process.terminate()
                 process.wait(30)
