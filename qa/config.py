@@ -66,9 +66,10 @@ class Settings(BaseSettings):
         Path.home() / ".cache" / "qa" / "models",
         description="Where the bundled model is exported for the torch engine.",
     )
-    # 60 s: starting the batch engine's process takes about 6 s here (torch import and model
-    # load), so a client sending batches with pauses of up to a minute pays it once, while an
-    # idle server is back at its query-only size (1.2 GB less) a minute after indexing.
+    # 60 s: each start of the batch engine's process imports torch and loads the model again
+    # (seconds, as loading it in-process did), so a client sending batches with pauses under a
+    # minute pays it once; a minute after indexing an idle server is back at its query-only
+    # size (bench/serve_memory.py: 159 MB with the reader off, from 1.76 GB while indexing).
     indexing_idle_s: float = Field(
         60.0,
         ge=0,
