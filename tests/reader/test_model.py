@@ -158,3 +158,34 @@ def test_shipped_manifest_names_the_bundled_model(exported_dir: Path) -> None:
     if not (WEIGHTS_DIR / "manifest.json").exists():
         pytest.skip("no shipped weights yet")
     check_base(read_manifest(WEIGHTS_DIR), exported_dir)
+
+
+def test_half_word_table_is_exact_for_float16_values_and_keeps_the_model_float32() -> None:
+    from qa.reader.model import HalfEmbedding, half_word_embeddings
+
+    model = tiny_span_model(3)
+    body: Any = model.body
+    table = body.get_submodule("embeddings.word_embeddings")
+    with torch.no_grad():  # the exported table holds float16 values, as on disk
+        table.weight.copy_(table.weight.half().float())
+    before = model(*inputs())
+    half_word_embeddings(model.body)
+    swapped = body.get_submodule("embeddings.word_embeddings")
+    assert isinstance(swapped, HalfEmbedding)
+    assert swapped.get_buffer("weight").dtype == torch.float16
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+    after = model(*inputs())
+    for old, new in zip(before, after, strict=True):
+        assert torch.equal(old, new)
+
+
+def test_half_word_table_changes_the_output_of_float32_values_only_slightly() -> None:
+    from qa.reader.model import half_word_embeddings
+
+    model = tiny_span_model(4)
+    before = model(*inputs())
+    half_word_embeddings(model.body)
+    after = model(*inputs())
+    assert not all(torch.equal(o, n) for o, n in zip(before, after, strict=True))
+    for old, new in zip(before, after, strict=True):
+        assert torch.allclose(old, new, atol=5e-2)
