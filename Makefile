@@ -14,7 +14,7 @@ TORCH := torch==2.13.0
 # (the `test` extra: browsers, fuzzers, Milvus Lite, linters) come only with `make test`.
 RUN_EXTRAS := st
 
-.PHONY: setup setup-test run index serve test test-all check lint types unit mutation chromium bench clean reader-data train-reader
+.PHONY: setup setup-test run index serve test test-all check lint types unit mutation chromium bench bench-bars clean reader-data train-reader
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -92,6 +92,11 @@ $(VENV)/.bench-installed: pyproject.toml | setup
 
 bench: $(VENV)/.bench-installed
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+# Issue 15's bars in one table: qa vs txtai on the bundled multilingual-e5-small (alternating
+# rounds), and `qa serve` indexing through its API with the reader off and on (memory, 1 vs 8).
+bench-bars: $(VENV)/.bench-installed
+	$(BIN)/python bench/run.py --only txtai-e5,memory --rounds 3 $(BENCH_ARGS)
 
 # The span reader (qa/reader): data from pinned public sets, then a time-budgeted CPU training
 # run that writes qa/reader/weights/ (adapter, manifest, metrics). READER_ARGS e.g. --resume.

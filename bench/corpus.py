@@ -1,4 +1,8 @@
-"""The benchmark corpus: the seed article plus ARCD-train's articles, and ARCD's questions."""
+"""The benchmark corpus: the seed article plus ARCD-train's articles, and questions about them.
+
+Everything is read from the repository's own files (eval/, seeds/): ARCD's Arabic questions,
+and ARCD-xl's English translations of ARCD questions over the same Arabic paragraphs.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from qa.text.chunk import ChunkingConfig, chunk_document, with_title
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
 ARCD = ROOT / "eval" / "arcd-train.json"
+ARCD_XL = ROOT / "eval" / "arcd-train-xl.json"
 
 
 @dataclass(frozen=True)
@@ -28,10 +33,23 @@ class Corpus:
 def load_corpus(questions: int | None = None, seed: int = 7) -> Corpus:
     """Seed + ARCD-train documents; all ARCD questions, or a fixed random sample of them."""
     arcd = load_eval_file(ARCD)
-    asked = [q for q in arcd.questions if q.answerable]
-    if questions is not None and questions < len(asked):
-        asked = random.Random(seed).sample(asked, questions)
-    return Corpus(documents_from_paths([SEEDS]) + arcd.documents, asked)
+    return Corpus(
+        documents_from_paths([SEEDS]) + arcd.documents, _sample(arcd.questions, questions, seed)
+    )
+
+
+def _sample(questions: list[EvalQuestion], n: int | None, seed: int) -> list[EvalQuestion]:
+    """All answerable questions, or a fixed random sample of n of them."""
+    asked = [q for q in questions if q.answerable]
+    if n is not None and n < len(asked):
+        asked = random.Random(seed).sample(asked, n)
+    return asked
+
+
+def english_questions(questions: int | None = None, seed: int = 7) -> list[EvalQuestion]:
+    """ARCD-xl's English questions (gold: ARCD's Arabic paragraphs, in the same corpus)."""
+    xl = load_eval_file(ARCD_XL).questions
+    return _sample([q for q in xl if q.lang == "en"], questions, seed)
 
 
 def passages(documents: list[Document], embedder: Embedder) -> list[Passage]:
