@@ -192,13 +192,16 @@ def test_the_ranker_s_clause_is_the_context_when_it_holds_the_span() -> None:
     assert len(outside.answer.context.text.split()) == 8
 
 
-def test_long_spans_lose_to_short_ones_and_are_capped() -> None:
+def test_a_long_best_span_yields_to_a_short_span_inside_it_else_is_capped() -> None:
     long = "Putin held his annual press conference on 23 December in Moscow"  # 11 words
-    choice = _read(FakeReader([(long, 9.0), ("عمران خان", 4.0)]))
-    assert choice is not None and choice.answer.text == "عمران خان"
-    alone = _read(FakeReader([(long, 9.0)]))
-    assert alone is not None
-    assert alone.answer.text == "Putin held his annual press conference on 23"
+    inside = "his annual press conference on 23 December"  # 7 words, inside the long one
+    choice = _read(FakeReader([(long, 9.0), ("عمران خان", 6.0), (inside, 4.0)]))
+    assert choice is not None and choice.answer.text == inside
+    elsewhere = _read(FakeReader([(long, 9.0), ("عمران خان", 6.0)]))
+    assert elsewhere is not None
+    assert elsewhere.answer.text == "Putin held his annual press conference on 23"
+    short_best = _read(FakeReader([("عمران خان", 9.0), (long, 8.0)]))
+    assert short_best is not None and short_best.answer.text == "عمران خان"
 
 
 def test_punctuation_only_spans_are_skipped_and_margins_reported() -> None:
