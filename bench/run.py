@@ -85,7 +85,8 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument(
         "--qa-reader", default="auto", choices=["auto", "on", "off"], help="qa's reader vs txtai"
     )
-    parser.add_argument("--settle", type=float, default=60.0, help="idle seconds before 'at rest'")
+    # longer than QA_INDEXING_IDLE_S (60 s), after which the indexing child process exits
+    parser.add_argument("--settle", type=float, default=90.0, help="idle seconds before 'at rest'")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     args = parser.parse_args()
     chosen = args.only.split(",") if args.only else list(SECTIONS)
