@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 
 from bench.corpus import Corpus, passage_texts
+from bench.serve_memory import Sampler, tree_rss_mib
 from qa.backends import open_pipeline
 from qa.embed.base import Embedder
 from qa.pipeline import PipelineOptions
@@ -79,58 +80,6 @@ def _peak_rss_mib(pid: int) -> float:
 
 def _rss_mib(pid: int) -> float:
     return _status_mib(pid, "VmRSS")
-
-
-def _descendants(pid: int) -> list[int]:
-    """Process ids of pid's children, grandchildren… (the indexing engine's child process)."""
-    parents: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-        parents.setdefault(ppid, []).append(int(entry.name))
-    found, todo = [], [pid]
-    while todo:
-        children = parents.get(todo.pop(), [])
-        found += children
-        todo += children
-    return found
-
-
-def _tree_rss_mib(pid: int) -> float:
-    """Resident memory of the server and every process it started (the indexing child)."""
-    total = _rss_mib(pid)
-    for child in _descendants(pid):
-        try:
-            total += _rss_mib(child)
-        except OSError:  # it exited meanwhile
-            continue
-    return total
-
-
-@contextmanager
-def _sampling_tree_rss(pid: int, step: float = 0.25) -> Iterator[list[float]]:
-    """Samples of the server tree's resident memory while the block runs (peak = max)."""
-    import threading
-
-    samples = [_tree_rss_mib(pid)]
-    stop = threading.Event()
-
-    def sample() -> None:
-        while not stop.wait(step):
-            samples.append(_tree_rss_mib(pid))
-
-    thread = threading.Thread(target=sample, daemon=True)
-    thread.start()
-    try:
-        yield samples
-    finally:
-        stop.set()
-        thread.join()
-        samples.append(_tree_rss_mib(pid))
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -257,7 +206,7 @@ def _settle(pid: int, seconds: float, step: float = 2.0) -> list[tuple[float, fl
     """Resident memory (MiB) every `step` seconds of an idle server, for `seconds`."""
     trace, started = [], time.perf_counter()
     while True:
-        trace.append((round(time.perf_counter() - started, 1), _tree_rss_mib(pid)))
+        trace.append((round(time.perf_counter() - started, 1), tree_rss_mib(pid)))
         if time.perf_counter() - started >= seconds:
             return trace
         time.sleep(step)
@@ -289,18 +238,18 @@ def index_through_server(
         ),
     ):
         pid = process.pid
-        ready = _tree_rss_mib(pid)
+        ready = tree_rss_mib(pid)
         started = time.perf_counter()
-        with _sampling_tree_rss(pid) as samples:
+        with Sampler(pid) as sampler:
             stored = _post_documents(url, corpus, batch)
         index_s = time.perf_counter() - started
-        # the server and the indexing child together, sampled every 0.25 s (VmHWM is per process)
-        peak_indexing, after_indexing = max(samples), _tree_rss_mib(pid)
+        # the server and the indexing child together, sampled every 0.1 s (VmHWM is per process)
+        peak_indexing, after_indexing = sampler.peak, tree_rss_mib(pid)
         _ask_all(url, questions[:10])
         trace = _settle(pid, settle_s)
         one = _clients(url, questions, 1)
         eight = _clients(url, questions, 8)
-        after_asking, peak = _tree_rss_mib(pid), _peak_rss_mib(pid)
+        after_asking, peak = tree_rss_mib(pid), _peak_rss_mib(pid)
     return {
         "reader": reader,
         "startup_s": startup,
