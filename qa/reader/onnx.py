@@ -1,33 +1,47 @@
-"""The span reader through ONNX Runtime: the merged reader exported once, weights in int8.
+"""The span reader on ONNX Runtime: int8 weights, numpy in and out, no torch in this process.
 
 Measured here (one thread, a busy 2-core CPU, alternating in one process): one window of
 ~100-125 tokens costs about 0.7x the time of torch's dynamic int8 (fbgemm), and 0.3x of torch
 fp32; its logits stay within ~0.3 of fp32 (torch int8: ~2). The merged model (base + adapters
-+ head, from the token embeddings on) is exported once to ONNX into the model cache, keyed by
-a digest of the reader weights and the base model, and its MatMul weights are quantized to
-int8 (per channel; activations quantized per call) by onnxruntime.
++ head, from the token vectors on) is exported once into the model cache by a child process
+(qa.reader.onnx_export), keyed by a digest of the reader weights and the base model, with its
+MatMul weights in int8 (per channel; activations quantized per call).
+
+The token table is read from the exported model.safetensors through a memory map: only the
+rows of tokens seen are paged in (the whole table, 250k x 384 float16, is 192 MB).
 """
 
 from __future__ import annotations
 
-import copy
 import hashlib
+import json
 import logging
-import os
-import uuid
-import warnings
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
+import numpy.typing as npt
 
-from qa.reader.model import ADAPTER_FILE, MANIFEST_FILE, MASKED, SpanModel
+from qa.errors import ConfigError
+from qa.reader.features import MASKED
+from qa.reader.infer import Flags, Ids, Logits, TrainedReader, load_tokenizer
+from qa.reader.manifest import (
+    ADAPTER_FILE,
+    MANIFEST_FILE,
+    WEIGHTS_DIR,
+    base_sha256,
+    check_base,
+    read_manifest,
+)
 
 log = logging.getLogger("qa.reader")
 
-OPSET = 17
 EXPORT_VERSION = 2  # bump when the exported graph changes
+WORD_TABLE = "embeddings.word_embeddings.weight"
+_DTYPES = {"F16": np.float16, "F32": np.float32}
+EXPORT_TIMEOUT_S = 1800.0  # measured ~1 min on this project's CPU; a stuck child must not hang
 
 
 def reader_digest(weights: Path, base_sha256: str) -> str:
@@ -38,45 +52,66 @@ def reader_digest(weights: Path, base_sha256: str) -> str:
     return digest.hexdigest()[:16]
 
 
+def export_path(cache_dir: Path, weights: Path, base: str) -> Path:
+    """Where the int8 export of these weights on this base model lives."""
+    return cache_dir / f"reader-onnx-{reader_digest(weights, base)}" / "reader-int8.onnx"
+
+
+def word_table(model_dir: Path) -> npt.NDArray[Any]:
+    """The token table of the exported model.safetensors, memory-mapped (read-only)."""
+    path = model_dir / "model.safetensors"
+    try:
+        with path.open("rb") as f:
+            size = int.from_bytes(f.read(8), "little")
+            header = json.loads(f.read(size))
+        info = header[WORD_TABLE]
+        begin, _ = info["data_offsets"]
+        dtype = _DTYPES[info["dtype"]]
+        shape = tuple(int(n) for n in info["shape"])
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise ConfigError(f"{path}: no readable token table ({error})") from error
+    return np.memmap(path, dtype=dtype, mode="r", offset=8 + size + begin, shape=shape)
+
+
 class OnnxSpanLogits:
-    """Start and end logits from an ONNX Runtime session, as SpanModel returns them.
+    """Start and end logits from an ONNX Runtime session (a SpanLogits of qa.reader.infer)."""
 
-    The token embeddings are looked up here, in torch: the 250k-row table would make the
-    exported file 470 MB and its quantization minutes long; without it the int8 file is ~25 MB.
-    """
-
-    def __init__(self, session: Any, embeddings: torch.nn.Module) -> None:
+    def __init__(self, session: Any, table: npt.NDArray[Any]) -> None:
         self._session = session
-        self._embeddings = embeddings
+        self._table = table
 
-    @torch.inference_mode()
     def __call__(
-        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, allowed: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+        self, input_ids: Ids, attention_mask: Ids, allowed: Flags
+    ) -> tuple[Logits, Logits]:
         """Start and end logits (batch, length); positions outside `allowed` get MASKED."""
         feed = {
-            "inputs_embeds": self._embeddings(input_ids).numpy(),
-            "attention_mask": attention_mask.numpy(),
+            "inputs_embeds": np.asarray(self._table[input_ids], dtype=np.float32),
+            "attention_mask": attention_mask,
         }
         (logits,) = self._session.run(["logits"], feed)
-        out = torch.from_numpy(np.ascontiguousarray(logits)).masked_fill(
-            ~allowed.unsqueeze(-1), MASKED
-        )
+        out = np.where(allowed[..., None], logits, np.float32(MASKED)).astype(np.float32)
         return out[..., 0], out[..., 1]
 
 
-def onnx_span_logits(
-    model: SpanModel, weights: Path, base_sha256: str, cache_dir: Path, threads: int | None
-) -> OnnxSpanLogits:
-    """The reader's ONNX int8 session (exported and quantized into cache_dir on first use).
+def export_in_child(model_dir: Path, weights: Path, target: Path) -> None:
+    """Run qa.reader.onnx_export in a child process; ConfigError with its last words if it fails."""
+    log.info("exporting the span reader to ONNX (once, about a minute): %s", target)
+    command = [sys.executable, "-m", "qa.reader.onnx_export", str(model_dir), str(weights)]
+    try:
+        done = subprocess.run(
+            [*command, str(target)], capture_output=True, text=True, timeout=EXPORT_TIMEOUT_S
+        )
+    except subprocess.TimeoutExpired as error:
+        raise ConfigError(f"the reader's ONNX export took over {EXPORT_TIMEOUT_S:.0f} s") from error
+    if done.returncode != 0 or not target.exists():
+        lines = (done.stderr or done.stdout).strip().splitlines()
+        raise ConfigError(f"the reader's ONNX export failed: {lines[-1] if lines else done}")
 
-    ImportError without onnxruntime; other exceptions when the export fails.
-    """
+
+def open_session(path: Path, threads: int | None) -> Any:
+    """An ONNX Runtime CPU session on `path`; ImportError without onnxruntime."""
     import onnxruntime
 
-    target = cache_dir / f"reader-onnx-{reader_digest(weights, base_sha256)}" / "reader-int8.onnx"
-    if not target.exists():
-        _export_int8(model, target)
     options = onnxruntime.SessionOptions()
     options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.log_severity_level = 3
@@ -84,62 +119,23 @@ def onnx_span_logits(
     options.inter_op_num_threads = 1
     # Idle threads sleep instead of spinning: the cores stay free for other requests.
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    session = onnxruntime.InferenceSession(str(target), options, providers=["CPUExecutionProvider"])
-    return OnnxSpanLogits(session, _word_embeddings(model))
+    return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
-def _word_embeddings(model: SpanModel) -> torch.nn.Module:
-    embeddings = getattr(model.body, "embeddings")  # noqa: B009 (nn.Module types it as Tensor)
-    return embeddings.word_embeddings  # type: ignore[no-any-return]
+def load_onnx_reader(
+    model_dir: Path, threads: int | None = None, weights: Path = WEIGHTS_DIR
+) -> TrainedReader:
+    """The shipped reader on ONNX Runtime in int8 (exported into the folder above model_dir once).
 
+    ImportError without onnxruntime; ConfigError (ReaderWeightsMismatchError) when the weights
+    do not fit model_dir or the export fails.
+    """
+    import onnxruntime  # noqa: F401  (fail before a minute of exporting)
 
-class _Logits(torch.nn.Module):
-    """The span model without the `allowed` mask (applied after the session runs)."""
-
-    def __init__(self, model: SpanModel) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, inputs_embeds: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        hidden = self.model.body(
-            inputs_embeds=inputs_embeds,
-            attention_mask=attention_mask,
-            token_type_ids=torch.zeros_like(attention_mask),
-        ).last_hidden_state
-        return self.model.head(hidden)  # type: ignore[no-any-return]
-
-
-def _export_int8(model: SpanModel, target: Path) -> None:
-    """Export the merged fp32 model (dynamic batch and length), quantize it, atomically."""
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    inner = copy.deepcopy(model).float().eval()
-    inner.body.set_attn_implementation("eager")  # type: ignore[operator]
-    embeds = torch.randn((2, 8, int(getattr(inner.body, "config").hidden_size)))  # noqa: B009
-    mask = torch.ones((2, 8), dtype=torch.long)
-    mask[1, 5:] = 0  # a padded row, so no all-ones shortcut is traced
-    names = ("inputs_embeds", "attention_mask", "logits")
-    axes = {name: {0: "batch", 1: "tokens"} for name in names}
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tag = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    fp32 = target.with_name(f".fp32-{tag}.onnx")
-    tmp = target.with_name(f".{target.name}.{tag}")
-    log.info("exporting the span reader to ONNX (once): %s", target)
-    try:
-        with warnings.catch_warnings(), torch.inference_mode():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(
-                _Logits(inner),
-                (embeds, mask),
-                str(fp32),
-                input_names=["inputs_embeds", "attention_mask"],
-                output_names=["logits"],
-                dynamic_axes=axes,
-                opset_version=OPSET,
-                dynamo=False,
-            )
-        quantize_dynamic(str(fp32), str(tmp), per_channel=True, weight_type=QuantType.QInt8)
-        os.replace(tmp, target)
-    finally:
-        fp32.unlink(missing_ok=True)
-        tmp.unlink(missing_ok=True)
+    manifest = read_manifest(weights)
+    check_base(manifest, model_dir)
+    target = export_path(model_dir.parent, weights, base_sha256(model_dir))
+    if not target.exists():
+        export_in_child(model_dir, weights, target)
+    logits = OnnxSpanLogits(open_session(target, threads), word_table(model_dir))
+    return TrainedReader(logits, load_tokenizer(model_dir), manifest.spec)

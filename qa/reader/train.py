@@ -23,18 +23,19 @@ from qa.reader.evaluate import evaluate_reader
 from qa.reader.features import (
     Encoded,
     Specials,
+    TokenizerLike,
     Window,
     WindowSpec,
     answer_positions,
     build_windows,
     encode,
 )
-from qa.reader.infer import TrainedReader, batch_tensors, load_tokenizer
-from qa.reader.lora import LoraConfig, merge_lora
+from qa.reader.infer import TrainedReader, batch_arrays, load_tokenizer
+from qa.reader.lora import merge_lora
+from qa.reader.manifest import LoraConfig, ReaderManifest, base_sha256
 from qa.reader.model import (
-    ReaderManifest,
     SpanModel,
-    base_sha256,
+    TorchSpanLogits,
     build_span_model,
     save_weights,
     shipped_state,
@@ -120,14 +121,15 @@ def sample_rows(
 class Featurizer:
     """Tokenises with a cache (XQuAD shares each context between 12 questions)."""
 
-    def __init__(self, tokenizer: object, spec: WindowSpec) -> None:
-        self.tokenizer, self.spec, self.cache = tokenizer, spec, {}  # type: ignore[var-annotated]
+    def __init__(self, tokenizer: TokenizerLike, spec: WindowSpec) -> None:
+        self.tokenizer, self.spec = tokenizer, spec
+        self.cache: dict[str, Encoded] = {}
         self.specials = Specials()
 
     def encoded(self, text: str) -> Encoded:
         """The text's tokens, from the cache when seen before."""
         if text not in self.cache:
-            self.cache[text] = encode(self.tokenizer, text)  # type: ignore[arg-type]
+            self.cache[text] = encode(self.tokenizer, text)
         found: Encoded = self.cache[text]
         return found
 
@@ -179,8 +181,8 @@ def lr_factor(fraction: float, warmup: float) -> float:
 
 def loss_of(model: SpanModel, batch: list[Example]) -> torch.Tensor:
     """Mean cross-entropy of start and end positions (no-answer = position 0)."""
-    ids, mask, allowed = batch_tensors([x.window for x in batch], Specials().pad)
-    start, end = model(ids, mask, allowed)
+    arrays = batch_arrays([x.window for x in batch], Specials().pad)
+    start, end = model(*(torch.from_numpy(a) for a in arrays))
     starts = torch.tensor([x.start for x in batch])
     ends = torch.tensor([x.end for x in batch])
     ce = torch.nn.functional.cross_entropy
@@ -411,7 +413,11 @@ def _checkpoint(
 
 
 def finish(
-    model: SpanModel, tokenizer: object, options: TrainOptions, state: State, n_batches: int
+    model: SpanModel,
+    tokenizer: TokenizerLike,
+    options: TrainOptions,
+    state: State,
+    n_batches: int,
 ) -> dict[str, Any]:
     """Write the weights, evaluate the merged model on the held-out split, write metrics."""
     summary_path = options.data_dir / "summary.json"
@@ -420,7 +426,7 @@ def finish(
     save_weights(model, manifest_for(options, state, extra), options.weights_dir)
     merge_lora(model)
     model.eval()
-    reader = TrainedReader(model, tokenizer, options.spec)
+    reader = TrainedReader(TorchSpanLogits(model), tokenizer, options.spec)
     held = read_jsonl(options.data_dir / "heldout.jsonl")
     started = time.monotonic()
     metrics = {

@@ -13,15 +13,19 @@ transformers = pytest.importorskip("transformers")
 
 from qa.errors import ConfigError, ReaderWeightsMismatchError  # noqa: E402
 from qa.reader.features import WindowSpec  # noqa: E402
-from qa.reader.lora import LoraConfig, LoraLinear, add_lora, merge_lora  # noqa: E402
-from qa.reader.model import (  # noqa: E402
+from qa.reader.lora import LoraLinear, add_lora, merge_lora  # noqa: E402
+from qa.reader.manifest import (  # noqa: E402
     EXPORT_MANIFEST,
+    LoraConfig,
     ReaderManifest,
-    SpanModel,
     check_base,
+    read_manifest,
+)
+from qa.reader.model import (  # noqa: E402
+    SpanModel,
     is_shipped,
     load_weights_into,
-    read_manifest,
+    quantize_body,
     save_weights,
 )
 
@@ -153,7 +157,7 @@ def test_base_model_hash_mismatch_is_a_clear_config_error(tmp_path: Path) -> Non
 
 
 def test_shipped_manifest_names_the_bundled_model(exported_dir: Path) -> None:
-    from qa.reader.model import WEIGHTS_DIR
+    from qa.reader.manifest import WEIGHTS_DIR
 
     if not (WEIGHTS_DIR / "manifest.json").exists():
         pytest.skip("no shipped weights yet")
@@ -189,3 +193,11 @@ def test_half_word_table_changes_the_output_of_float32_values_only_slightly() ->
     assert not all(torch.equal(o, n) for o, n in zip(before, after, strict=True))
     for old, new in zip(before, after, strict=True):
         assert torch.allclose(old, new, atol=5e-2)
+
+
+def test_int8_quantizes_the_body_and_keeps_the_head() -> None:
+    model = SpanModel(torch.nn.Sequential(torch.nn.Linear(8, 8), torch.nn.ReLU()), 8)
+    quantize_body(model)
+    first = next(iter(model.body.children()))
+    assert type(first).__module__.startswith("torch.ao.nn.quantized")
+    assert type(model.head) is torch.nn.Linear  # scores keep their float32 scale

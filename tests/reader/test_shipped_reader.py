@@ -9,7 +9,7 @@ import pytest
 pytest.importorskip("torch")
 
 from qa.reader.infer import TrainedReader
-from qa.reader.model import WEIGHTS_DIR
+from qa.reader.manifest import WEIGHTS_DIR
 
 pytestmark = pytest.mark.skipif(
     not (WEIGHTS_DIR / "manifest.json").exists(), reason="no shipped weights"
