@@ -99,7 +99,14 @@ def spans(
 ) -> list[SpanChoice | None]:
     """The reader's choice for every read, with these (passage, clause) prior weights."""
     return [
-        read_span(r.asked.question.question, r.asked.retrieval, r.choice, scorer, shape, *weights)
+        read_span(
+            r.asked.question.question,
+            r.asked.retrieval,
+            r.choice,
+            scorer,
+            shape.for_script(r.cross),
+            *weights,
+        )
         for r in reads
     ]
 

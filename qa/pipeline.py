@@ -472,7 +472,7 @@ class Pipeline:
             retrieval,
             choice,
             span_scorer,
-            self._reading,
+            self._reading.for_script(cross),
             calibration.passage_weight,
             calibration.clause_weight,
         )

@@ -143,6 +143,19 @@ def test_windows_are_the_best_clause_and_neighbours_within_the_word_budget() -> 
     assert len(text.split()) <= 16
 
 
+def test_cross_script_questions_read_wider_windows() -> None:
+    long = _passage("long", " ".join(f"Sentence {i} has five words." for i in range(40)))
+    retrieval = _retrieval([long])
+    shape = ReadingShape(passages=1, window_words=16, cross_window_words=48)
+    assert shape.for_script(False) == shape
+    sizes = []
+    for cross in (False, True):
+        clauses = _clauses(retrieval, best={0: 20})
+        [window] = reading_windows(retrieval, clauses, shape.for_script(cross))
+        sizes.append(len(long.text[window.start : window.end].split()))
+    assert 10 < sizes[0] <= 16 < 40 < sizes[1] <= 48
+
+
 def test_retrieval_prior_can_overrule_a_close_reader_score() -> None:
     wanted = [("الدعم الواسع", 5.0), ("1947", 5.1)]
     choice = _read(FakeReader(wanted))
@@ -217,7 +230,12 @@ def test_nothing_proposed_means_no_choice() -> None:
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"passages": 0}, {"window_words": 0}, {"max_span_words": 10, "context_words": 8}],
+    [
+        {"passages": 0},
+        {"window_words": 0},
+        {"cross_window_words": 0},
+        {"max_span_words": 10, "context_words": 8},
+    ],
 )
 def test_reading_shape_refuses_impossible_settings(kwargs: dict[str, int]) -> None:
     with pytest.raises(ValueError, match=r"ReadingShape|context"):
