@@ -182,6 +182,12 @@ class Pipeline:
                 self._reader_calibration = load_calibration(path) if path else load_calibration()
         return self._span_scorer
 
+    def warm_up(self) -> None:
+        """Load now what the first question would: the span reader and the question encoder
+        (each exported into the model cache the first time ever, about a minute)."""
+        self.span_scorer()
+        self.embedder.embed_queries(["warm-up"])
+
     # ----------------------------------------------------------------- loading
     def refresh(self, force: bool = False) -> None:
         """Apply the changes other processes committed since this view's generation."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import shutil
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -19,6 +19,7 @@ from qa.answer.readers import load_span_scorer
 from qa.api.convert import ask_response
 from qa.backends import open_pipeline
 from qa.embed import Embedder
+from qa.embed.base import Vectors
 from qa.errors import ConfigError, ReaderWeightsMismatchError
 from qa.generate.compose import extractive_answer
 from qa.pipeline import Pipeline, PipelineOptions
@@ -177,3 +178,30 @@ def test_reader_load_failures_by_mode(
             load_span_scorer("auto", tmp_path)
     with pytest.raises(ConfigError):
         load_span_scorer("on", tmp_path)
+
+
+class CountingQueries:
+    """The session's embedder, counting the questions it embeds."""
+
+    def __init__(self, inner: Embedder) -> None:
+        self.inner, self.questions = inner, 0
+        self.model_id, self.dim, self.max_tokens = inner.model_id, inner.dim, inner.max_tokens
+        self.embed_passages, self.count_tokens = inner.embed_passages, inner.count_tokens
+
+    def embed_queries(self, texts: Sequence[str]) -> Vectors:
+        self.questions += len(texts)
+        return self.inner.embed_queries(texts)
+
+
+def test_warm_up_loads_the_reader_and_the_question_encoder(
+    index_copy: Path, embedder: Embedder, calibration: Path
+) -> None:
+    counting = CountingQueries(embedder)
+    options = PipelineOptions(index_dir=index_copy, reader_calibration=calibration)
+    pipeline = open_pipeline(options, embedder=counting)  # type: ignore[arg-type]
+    assert not pipeline._span_scorer_loaded
+    before = counting.questions
+    pipeline.warm_up()
+    assert pipeline._span_scorer_loaded
+    assert counting.questions == before + 1
+    pipeline.close()

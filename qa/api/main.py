@@ -29,8 +29,8 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if app.state.pipeline is None:
             app.state.pipeline = await run_in_threadpool(pipeline_from_settings, settings)
-            # the span reader loads before the first question, not during it
-            await run_in_threadpool(app.state.pipeline.span_scorer)
+            # the span reader and the question encoder load before the first question
+            await run_in_threadpool(app.state.pipeline.warm_up)
         async with mcp_running():
             yield
         if app.state.pipeline is not None and pipeline is None:
