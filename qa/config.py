@@ -150,7 +150,10 @@ class Settings(BaseSettings):
         "(ONNX Runtime when installed, else torch). fp32 always runs on torch.",
     )
     reader_threads: int | None = Field(
-        None, ge=1, description="torch threads for the span reader (default: torch's own)."
+        None,
+        ge=1,
+        description="Threads of the span reader (default: 2 on ONNX Runtime, torch's own "
+        "on torch).",
     )
     reader_calibration: Path | None = Field(
         None,
