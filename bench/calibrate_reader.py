@@ -168,7 +168,9 @@ def main() -> None:
     parser.add_argument("--precision", default=Settings().reader_precision)
     parser.add_argument("--engine", default=Settings().reader_engine, help="auto, torch or onnx")
     parser.add_argument("--abstain-same", type=float, default=0.8)
-    parser.add_argument("--abstain-cross", type=float, default=0.7)
+    # 0.6: the cut that answered 76% of ARCD-XL's questions (0.7) was far from the issue's "far
+    # more often than 75%"; at 0.6 held-out halves answer 91% of in-corpus ones.
+    parser.add_argument("--abstain-cross", type=float, default=0.6)
     args = parser.parse_args()
     started = time.perf_counter()
     settings = Settings()
