@@ -7,10 +7,13 @@ eval/arcd-train.json (Arabic) and eval/arcd-train-xl.json (English/French/German
     python bench/clause_variants.py [--variants separate late ...] [--reader off|on]
         [--clause-weights 0.5] [--out bench/results/clause_variants.json]
 
-Variants: `separate` (each clause embedded as a text of its own, today's default), `late`
-(mean of the clause's token states, qa/embed/late.py), `prefix` (the clause's tokens with the
-passage's `<s>`, "passage: " and `</s>` states, the tokens a clause embedded apart is pooled
-over), `mixA` (late plus A x the passage vector), `subB` (late minus B x the passage vector).
+Variants: `separate` (each clause embedded as a text of its own), `late` (mean of the clause's
+token states, qa/embed/late.py), `splitN` (the top N layers run again with each clause
+attending to itself, QA_CLAUSE_VECTORS=split is N=4), `prefix` (late, with the passage's `<s>`,
+"passage: " and `</s>` states in the mean, the tokens a clause embedded apart is pooled over),
+`mixA` / `subB` (late plus / minus A x the passage vector), `early` (clauses embedded apart,
+the passage vector their length-weighted mean: one pass over the clauses only).
+`--constants FILE` answers with the clause ranker and abstainer bench/calibrate.py wrote.
 Prints MRR@10 as `qa eval` reports it (the answering passage first), the ranking alone (search
 MRR), answer and context accuracy, per file and variant. Never run as a test.
 """
@@ -24,6 +27,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import get_args
 
 import numpy as np
 
@@ -31,6 +35,7 @@ from qa import pipeline as pipeline_module
 from qa.answer.abstain import Abstainer, Logistic
 from qa.answer.extractive import ClauseModel
 from qa.backends import open_pipeline
+from qa.choices import ReaderMode
 from qa.embed.base import Vectors, l2_normalise
 from qa.embed.e5_st import PASSAGE_PREFIX, WINDOW, BundledE5Embedder, split_windows
 from qa.embed.late import Span, pool_spans, shifted_offsets, token_span
@@ -121,7 +126,7 @@ class VariantEmbedder:
         inputs = [PASSAGE_PREFIX + t for t in missing]
         encoded = b._encode(inputs)
         windows = split_windows([ids for ids, _ in encoded])
-        means, states = b._window_states(windows, keep_states=True)
+        _, states = b._window_states(windows, keep_states=True)
         own: list[list[Vectors]] = [[] for _ in missing]
         for window, matrix in zip(windows, states, strict=True):
             own[window.text].append(matrix)
@@ -131,10 +136,18 @@ class VariantEmbedder:
             self._encoded[text] = Encoded(own[i], encoded[i][1], vectors[i], shift)
 
     def embed_passages_with_spans(
-        self, texts: Sequence[str], spans: Sequence[Sequence[Span]]
+        self, texts: Sequence[str], spans: Sequence[Sequence[Span]], clause_layers: int = 0
     ) -> tuple[Vectors, list[Vectors]]:
+        """The vectors of this embedder's variant (`clause_layers` is the variant's to set)."""
+        del clause_layers
+        split = re.fullmatch(r"split(\d+)", self.variant)
+        if split:
+            return self.base.embed_passages_with_spans(texts, spans, int(split.group(1)))
         if self.variant in ("separate", "early"):
-            rows = [self.embed_passages([t[a:b] for a, b in s]) for t, s in zip(texts, spans)]
+            rows = [
+                self.embed_passages([t[a:b] for a, b in s])
+                for t, s in zip(texts, spans, strict=True)
+            ]
             if self.variant == "separate":
                 return self.embed_passages(texts), rows
             lengths = [np.array([b - a for a, b in s], dtype=np.float32) for s in spans]
@@ -154,11 +167,6 @@ class VariantEmbedder:
             return late(e, spans, self.dim)
         if self.variant == "prefix":
             return prefix(e, spans, self.dim, self.n_prefix)
-        if self.variant.startswith("map:"):
-            w = np.load(self.variant[4:])
-            pooled = late(e, spans, self.dim)
-            both = np.concatenate([pooled, np.repeat(e.vector[None, :], len(pooled), 0)], 1)
-            return l2_normalise((both @ w).astype(np.float32))
         found = re.fullmatch(r"(mix|sub)([0-9.]+)", self.variant)
         if found is None:
             raise ValueError(f"unknown variant {self.variant!r}")
@@ -166,14 +174,14 @@ class VariantEmbedder:
         return mixed(alpha)(e, spans, self.dim)
 
 
-def measure(embedder: VariantEmbedder, reader: str, weights: list[float]) -> dict[str, object]:
+def measure(
+    embedder: VariantEmbedder, reader: ReaderMode, weights: list[float]
+) -> dict[str, object]:
     """Index ARCD with the embedder's variant and ask every question of each file."""
     out: dict[str, object] = {}
     sets = [load_eval_file(f) for f in FILES]
     with tempfile.TemporaryDirectory(prefix="qa-variants-") as folder:
-        options = PipelineOptions(
-            index_dir=Path(folder), clause_vectors="late", reader=reader  # type: ignore[arg-type]
-        )
+        options = PipelineOptions(index_dir=Path(folder), clause_vectors="late", reader=reader)
         pipeline = open_pipeline(options, embedder=embedder)  # type: ignore[arg-type]
         pipeline.add_documents(sets[0].documents)
         for path, eval_set in zip(FILES, sets, strict=True):
@@ -200,7 +208,7 @@ def main() -> None:
     """Measure each variant and print one row per (variant, file, clause weight)."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--variants", nargs="+", default=["separate", "late"])
-    parser.add_argument("--reader", default="off")
+    parser.add_argument("--reader", choices=get_args(ReaderMode), default="off")
     parser.add_argument("--clause-weights", nargs="+", type=float, default=[0.5])
     parser.add_argument("--out", type=Path)
     parser.add_argument("--constants", type=Path, help="bench/calibrate.py output to use")
