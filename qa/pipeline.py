@@ -42,9 +42,9 @@ from qa.text.query import parse_query
 EMBED_GROUP_TEXTS = 256  # passages + clauses embedded in one call while indexing in bulk
 # Top layers the clause vectors get to themselves in one pass (qa/embed/late.py), per setting.
 # 'split' runs e5-small's top 4 of 12 layers twice: 16 layer passes over the passage's tokens
-# against 24 for 'separate' (passage, then its clauses). On ARCD it matched or beat 'separate'
-# on search ranking and clause answers, where 'late' (0) lost 0.011 MRR and 0.03 answers
-# (bench/clause_variants.py).
+# against about 23 for 'separate' (1.3x passages per CPU second). On ARCD its clause answers
+# matched 'separate' where 'late' (0) lost 0.03; 3 or 2 layers lost 0.009 or 0.007 MRR
+# (bench/clause_variants.py, bench/reference/clause-vectors-2026-12-01.json).
 CLAUSE_LAYERS: dict[ClauseVectors, int] = {"late": 0, "split": 4}
 
 
