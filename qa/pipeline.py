@@ -40,6 +40,12 @@ from qa.text.chunk import ChunkingConfig, chunk_document, with_title
 from qa.text.query import parse_query
 
 EMBED_GROUP_TEXTS = 256  # passages + clauses embedded in one call while indexing in bulk
+# Top layers the clause vectors get to themselves in one pass (qa/embed/late.py), per setting.
+# 'split' runs e5-small's top 4 of 12 layers twice: 16 layer passes over the passage's tokens
+# against about 23 for 'separate' (1.3x passages per CPU second). On ARCD its clause answers
+# matched 'separate' where 'late' (0) lost 0.03; 3 or 2 layers lost 0.009 or 0.007 MRR
+# (bench/clause_variants.py, bench/reference/clause-vectors-2026-12-01.json).
+CLAUSE_LAYERS: dict[ClauseVectors, int] = {"late": 0, "split": 4}
 
 
 @dataclass(frozen=True)
@@ -298,12 +304,13 @@ class Pipeline:
         self, passages: list[Passage], known: _Known
     ) -> list[tuple[np.ndarray, np.ndarray]]:
         """(passage vector, clause vectors) of each passage, from one embedding call."""
-        if self.options.clause_vectors == "late" and isinstance(self.embedder, SpanEmbedder):
-            return self._embed_late(self.embedder, passages, known)
+        mode = self.options.clause_vectors
+        if mode != "separate" and isinstance(self.embedder, SpanEmbedder):
+            return self._embed_late(self.embedder, passages, known, CLAUSE_LAYERS[mode])
         return self._embed_separate(passages, known.texts)
 
     def _embed_late(
-        self, embedder: SpanEmbedder, passages: list[Passage], known: _Known
+        self, embedder: SpanEmbedder, passages: list[Passage], known: _Known, clause_layers: int
     ) -> list[tuple[np.ndarray, np.ndarray]]:
         """Clause vectors pooled from their passage's one pass (qa.embed.late).
 
@@ -318,7 +325,9 @@ class Pipeline:
                 [(len(text) - len(p.text) + c.start, len(text) - len(p.text) + c.end) for c in cs]
                 for (text, cs), p in fresh.items()
             ]
-            vectors, rows = embedder.embed_passages_with_spans([t for t, _ in fresh], spans)
+            vectors, rows = embedder.embed_passages_with_spans(
+                [t for t, _ in fresh], spans, clause_layers
+            )
             found.update(zip(fresh, zip(vectors, rows, strict=True), strict=True))
         return [found[k] for k in keys]
 

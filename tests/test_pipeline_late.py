@@ -1,5 +1,5 @@
-"""Indexing with late-chunked clause vectors (QA_CLAUSE_VECTORS=late) and with clauses embedded
-apart (the default)."""
+"""Indexing with clause vectors from the passage's pass (QA_CLAUSE_VECTORS=late or split) and
+with clauses embedded apart."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from qa.choices import ClauseVectors
 from qa.domain import Document
 from qa.embed import Embedder
 from qa.embed.base import SpanEmbedder, Vectors
-from qa.pipeline import PipelineOptions
+from qa.pipeline import CLAUSE_LAYERS, PipelineOptions
 from qa.text.chunk import ChunkingConfig, with_title
 
 TITLE = "A long heading that the passage is embedded with, so clause offsets move right"
@@ -33,6 +33,7 @@ class _Recording:
         self.embedder, self.spans = embedder, spans
         self.alone: list[str] = []
         self.with_spans: list[str] = []
+        self.clause_layers: list[int] = []  # of each call with spans
 
     @property
     def model_id(self) -> str:
@@ -57,10 +58,14 @@ class _Recording:
         return self.embedder.embed_passages(texts)
 
     def embed_passages_with_spans(
-        self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]]
+        self,
+        texts: Sequence[str],
+        spans: Sequence[Sequence[tuple[int, int]]],
+        clause_layers: int = 0,
     ) -> tuple[Vectors, list[Vectors]]:
         self.with_spans += texts
-        return self.spans.embed_passages_with_spans(texts, spans)
+        self.clause_layers.append(clause_layers)
+        return self.spans.embed_passages_with_spans(texts, spans, clause_layers)
 
 
 @pytest.fixture
@@ -70,7 +75,7 @@ def recording(embedder: Embedder) -> _Recording:
     return _Recording(embedder, embedder)
 
 
-@pytest.mark.parametrize("mode", ["late", "separate"])
+@pytest.mark.parametrize("mode", ["late", "split", "separate"])
 def test_each_clause_vector_is_its_clause(
     tmp_path: Path, recording: _Recording, mode: ClauseVectors
 ) -> None:
@@ -87,8 +92,9 @@ def test_each_clause_vector_is_its_clause(
     assert len(clauses) == 4
     alone = recording.embedder.embed_passages(clauses)
     assert np.argmax(stored.clause_vectors @ alone.T, axis=1).tolist() == [0, 1, 2, 3]
-    if mode == "late":
+    if mode != "separate":
         assert recording.alone == [] and recording.with_spans == [with_title(stored.passage)]
+        assert recording.clause_layers == [CLAUSE_LAYERS[mode]]
     else:
         assert recording.with_spans == [] and len(recording.alone) == 5
     answer = pipeline.ask("When did Krakatoa erupt?").answer

@@ -52,9 +52,13 @@ class SpanEmbedder(Protocol):
     """An embedder that also pools vectors for spans of a passage from that passage's pass."""
 
     def embed_passages_with_spans(
-        self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]]
+        self,
+        texts: Sequence[str],
+        spans: Sequence[Sequence[tuple[int, int]]],
+        clause_layers: int = 0,
     ) -> tuple[Vectors, list[Vectors]]:
-        """Passage vectors, and per passage one row per (start, end) character span of it."""
+        """Passage vectors, and per passage one row per (start, end) character span of it;
+        `clause_layers` top layers run again for the spans, each attending to itself."""
         ...
 
 

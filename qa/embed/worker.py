@@ -41,12 +41,13 @@ def _serve(make: Callable[[], Embedder], conn: Connection) -> None:
             return
         if call is None:
             return
-        texts, spans = call
+        texts, spans, clause_layers = call
         try:
             if spans is None:
                 conn.send(("ok", embedder.embed_passages(texts)))
             elif isinstance(embedder, SpanEmbedder):
-                conn.send(("ok", embedder.embed_passages_with_spans(texts, spans)))
+                found = embedder.embed_passages_with_spans(texts, spans, clause_layers)
+                conn.send(("ok", found))
             else:
                 raise TypeError(f"{type(embedder).__name__} cannot pool span vectors")
         except Exception as error:  # sent back, raised in the parent
@@ -103,21 +104,28 @@ class PassageWorker:
     def embed_passages(self, texts: Sequence[str]) -> Vectors:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        vectors: Vectors = self._call(list(texts), None)
+        vectors: Vectors = self._call(list(texts), None, 0)
         return vectors
 
     def embed_passages_with_spans(
-        self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]]
+        self,
+        texts: Sequence[str],
+        spans: Sequence[Sequence[tuple[int, int]]],
+        clause_layers: int = 0,
     ) -> tuple[Vectors, list[Vectors]]:
         """Passage vectors and late-chunked span vectors, from the child's one pass."""
-        found: tuple[Vectors, list[Vectors]] = self._call(list(texts), [list(s) for s in spans])
+        found: tuple[Vectors, list[Vectors]] = self._call(
+            list(texts), [list(s) for s in spans], clause_layers
+        )
         return found
 
-    def _call(self, texts: list[str], spans: list[list[tuple[int, int]]] | None) -> Any:
+    def _call(
+        self, texts: list[str], spans: list[list[tuple[int, int]]] | None, clause_layers: int
+    ) -> Any:
         with self._lock:
             try:
                 conn = self._start()
-                conn.send((texts, spans))
+                conn.send((texts, spans, clause_layers))
                 kind, value = conn.recv()
             except (EOFError, OSError) as error:  # the child died (killed, out of memory)
                 self._stop()

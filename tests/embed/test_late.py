@@ -1,4 +1,5 @@
-"""Late chunking: character spans → token spans → pooled clause vectors (qa.embed.late)."""
+"""Late chunking: character spans → token spans → pooled clause vectors (qa.embed.late), and
+the clause branch of a split pass (labels, attention, vectors)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,15 @@ import numpy as np
 import pytest
 
 from qa.embed.base import Embedder, SpanEmbedder
-from qa.embed.late import Span, pool_spans, shifted_offsets, token_span
+from qa.embed.late import (
+    OUTSIDE,
+    Span,
+    clause_attention,
+    clause_labels,
+    pool_spans,
+    shifted_offsets,
+    token_span,
+)
 
 # Offsets as the bundled tokenizer reports them for "passage: " + text (content tokens only):
 # a "▁word" token covers the space before its word.
@@ -126,6 +135,40 @@ def test_pool_spans_refuses_an_empty_span_or_one_past_the_end(span: Span) -> Non
         pool_spans(_windows(10, 4), [span], 4, 3)
 
 
+X = OUTSIDE
+
+
+@pytest.mark.parametrize(
+    ("n_content", "spans", "window", "expected"),
+    [
+        # "passage:" (2 tokens), then two clauses, a space token between them
+        (7, [(2, 4), (5, 7)], 510, [[X, X, X, 0, 0, X, 1, 1, X]]),
+        (3, [(0, 3)], 510, [[X, 0, 0, 0, X]]),
+        (4, [(0, 3), (2, 4)], 510, [[X, 0, 0, 0, 1, X]]),  # a shared token: the first's
+        (0, [], 510, [[X, X]]),  # an empty text still has one window
+        # windows of 3 content tokens: each gets its own <s> and </s>
+        (7, [(1, 5), (5, 7)], 3, [[X, X, 0, 0, X], [X, 0, 0, 1, X], [X, 1, X]]),
+    ],
+)
+def test_clause_labels(
+    n_content: int, spans: list[Span], window: int, expected: list[list[int]]
+) -> None:
+    assert [w.tolist() for w in clause_labels(n_content, spans, window)] == expected
+
+
+def test_clause_attention_keeps_each_clause_to_itself_and_the_outside() -> None:
+    labels = np.array([X, 0, 0, X, 1, X])
+    allowed = clause_attention(labels, width=8)
+    assert allowed.shape == (8, 8)
+    outside = [0, 3, 5]
+    for i, label in enumerate(labels):
+        seen = set(np.flatnonzero(allowed[i]).tolist())
+        own = {j for j, other in enumerate(labels) if other == label}
+        assert seen == own | set(outside)
+    assert not allowed[:, 6:].any()  # padding is no one's key
+    assert allowed[6:].any(axis=1).all()  # and its own rows are not empty
+
+
 def _span_embedder(embedder: Embedder) -> SpanEmbedder:
     if not isinstance(embedder, SpanEmbedder):
         pytest.skip("the torch indexing engine (sentence-transformers) is not installed")
@@ -160,3 +203,31 @@ def test_late_vectors_of_a_passage_longer_than_the_model_reads(embedder: Embedde
     _, [rows] = late.embed_passages_with_spans([text], [[(0, 20), (start, len(text))]])
     alone = embedder.embed_passages(["Sentence number 0 is", end])
     assert np.argmax(rows @ alone.T, axis=1).tolist() == [0, 1]
+
+
+def test_split_vectors_share_the_passage_pass_and_read_nearer_their_clause_alone(
+    embedder: Embedder,
+) -> None:
+    """With the top layers run again per clause, passage vectors stay those of the usual
+    pass, and each clause vector is nearer to its clause embedded alone than the late one."""
+    late = _span_embedder(embedder)
+    text = (
+        "Der Rhein entspringt in den Alpen. "
+        "ﻻ تزال القاهرة أكبر مدينة في أفريقيا. "
+        "The volcano erupted in 1883 and darkened the sky."
+    )
+    clauses = [s.strip() + "." for s in text.split(".") if s.strip()]
+    spans = [(text.index(c), text.index(c) + len(c)) for c in clauses]
+    plain, pooled = late.embed_passages_with_spans([text], [spans])
+    passages, [rows] = late.embed_passages_with_spans([text], [spans], clause_layers=4)
+    assert float(passages[0] @ plain[0]) > 0.9999
+    alone = embedder.embed_passages(clauses)
+    assert list(np.argmax(rows @ alone.T, axis=1)) == [0, 1, 2]
+    assert np.all(np.sum(rows * alone, axis=1) > np.sum(pooled[0] * alone, axis=1))
+
+
+@pytest.mark.parametrize("layers", [-1, 13])
+def test_split_refuses_more_layers_than_the_model_has(embedder: Embedder, layers: int) -> None:
+    late = _span_embedder(embedder)
+    with pytest.raises(ValueError, match="clause_layers"):
+        late.embed_passages_with_spans(["One. Two."], [[(0, 4), (5, 9)]], clause_layers=layers)

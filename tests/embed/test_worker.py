@@ -49,13 +49,20 @@ class FakeEmbedder:
 
 
 class FakeSpanEmbedder(FakeEmbedder):
-    """The fake, pooling a span's vector as the fake vector of the span's text."""
+    """The fake, pooling a span's vector as the fake vector of the span's text (and of the
+    layers it was given to itself, when any)."""
 
     def embed_passages_with_spans(
-        self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]]
+        self,
+        texts: Sequence[str],
+        spans: Sequence[Sequence[tuple[int, int]]],
+        clause_layers: int = 0,
     ) -> tuple[Vectors, list[Vectors]]:
+        mark = f"|{clause_layers}" if clause_layers else ""
         rows = [
-            _fake_vectors([t[a:b] for a, b in s]) if s else np.zeros((0, self.dim), np.float32)
+            _fake_vectors([t[a:b] + mark for a, b in s])
+            if s
+            else np.zeros((0, self.dim), np.float32)
             for t, s in zip(texts, spans, strict=True)
         ]
         return _fake_vectors(texts), rows
@@ -134,7 +141,8 @@ def test_idle_time_must_be_positive() -> None:
 
 
 def test_span_vectors_are_pooled_in_the_child() -> None:
-    """QA_CLAUSE_VECTORS=late in a server: the child's embedder pools the spans."""
+    """QA_CLAUSE_VECTORS=late or split in a server: the child's embedder pools the spans (with
+    the clause layers asked for)."""
     worker = PassageWorker(FakeSpanEmbedder, FakeEmbedder(), idle_s=5)
     try:
         spans = [[(0, 4), (5, 9)], []]
@@ -142,6 +150,10 @@ def test_span_vectors_are_pooled_in_the_child() -> None:
         np.testing.assert_array_equal(passages, _fake_vectors(TEXTS[:2]))
         np.testing.assert_array_equal(rows[0], _fake_vectors([TEXTS[0][0:4], TEXTS[0][5:9]]))
         assert rows[1].shape == (0, 16)
+        _, split = worker.embed_passages_with_spans(TEXTS[:1], spans[:1], clause_layers=4)
+        np.testing.assert_array_equal(
+            split[0], _fake_vectors([TEXTS[0][0:4] + "|4", TEXTS[0][5:9] + "|4"])
+        )
     finally:
         worker.close()
 
