@@ -15,6 +15,7 @@ import numpy.typing as npt
 import torch
 from torch import nn
 
+from qa.embed.half_table import half_word_embeddings
 from qa.errors import ConfigError
 from qa.reader.features import MASKED
 from qa.reader.lora import add_lora, merge_lora
@@ -127,34 +128,6 @@ def load_span_model(
     half_word_embeddings(model.body)
     model.requires_grad_(False)
     return model.eval(), manifest
-
-
-class HalfEmbedding(nn.Module):
-    """A frozen token table kept in float16 and widened to float32 row by row when looked up.
-
-    The exported table is float16 on disk and training never changes it, so this is exact;
-    it halves the reader's largest tensor (250k x 384: 366 MB in float32). The table is a
-    buffer, not a parameter, so the model's dtype (its first parameter's) stays float32.
-    """
-
-    def __init__(self, table: nn.Embedding) -> None:
-        super().__init__()
-        self.padding_idx = table.padding_idx
-        self.register_buffer("weight", table.weight.detach().to(torch.float16))
-
-    def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        """The rows of `ids`, in float32."""
-        return nn.functional.embedding(ids, self.get_buffer("weight")).float()
-
-
-def half_word_embeddings(body: nn.Module) -> None:
-    """Swap the body's word embeddings for a HalfEmbedding, when it has float32 ones."""
-    embeddings = getattr(body, "embeddings", None)
-    table = getattr(embeddings, "word_embeddings", None)
-    if embeddings is None or not isinstance(table, nn.Embedding):
-        return
-    if table.weight.dtype == torch.float32:
-        embeddings.word_embeddings = HalfEmbedding(table)
 
 
 def set_threads(threads: int | None) -> None:

