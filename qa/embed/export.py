@@ -448,3 +448,21 @@ def export_in_child(module: str, args: Sequence[str], target: Path, what: str) -
     if done.returncode != 0 or not target.exists():
         lines = (done.stderr or done.stdout).strip().splitlines()
         raise ConfigError(f"exporting {what} to ONNX failed: {lines[-1] if lines else done}")
+
+
+def load_bert_body(folder: Path, dtype: Any) -> Any:
+    """The exported model as a `transformers.BertModel` without its pooler, quietly.
+
+    The export carries a zero pooler (sentence-transformers loads it); leaving it out makes
+    transformers print a load report for the two unused tensors, which is noise to a user.
+    """
+    import transformers
+
+    verbosity = transformers.logging.get_verbosity()
+    transformers.logging.set_verbosity_error()  # type: ignore[no-untyped-call]
+    try:
+        return transformers.BertModel.from_pretrained(
+            str(folder), add_pooling_layer=False, dtype=dtype
+        )
+    finally:
+        transformers.logging.set_verbosity(verbosity)

@@ -15,6 +15,7 @@ import numpy.typing as npt
 import torch
 from torch import nn
 
+from qa.embed.export import load_bert_body
 from qa.embed.half_table import half_word_embeddings
 from qa.errors import ConfigError
 from qa.reader.features import MASKED
@@ -53,9 +54,7 @@ class SpanModel(nn.Module):
 
 def load_body(model_dir: Path) -> nn.Module:
     """The exported BERT (float32, no pooler), frozen."""
-    from transformers import BertModel
-
-    body = BertModel.from_pretrained(str(model_dir), add_pooling_layer=False, dtype=torch.float32)
+    body: nn.Module = load_bert_body(model_dir, torch.float32)
     body.requires_grad_(False)
     return body
 

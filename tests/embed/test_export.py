@@ -355,7 +355,7 @@ def test_the_indexing_engine_keeps_its_token_table_in_float16(folder: Path) -> N
 
     exact = BundledE5Embedder(folder.parent, device="cpu", precision="fp32")
     exact.embed_passages(["a passage"])
-    table = exact._st[0].auto_model.embeddings.word_embeddings
+    table = exact._body.embeddings.word_embeddings
     assert isinstance(table, HalfEmbedding)
     assert table.get_buffer("weight").dtype == torch.float16
     assert table.get_buffer("weight").shape[0] > 250_000  # the whole vocabulary
