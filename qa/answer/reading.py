@@ -76,17 +76,26 @@ class ReadingShape:
     token F1 0.316 -> 0.323, at 1.5x the tokens read. Same-script questions read 80 words:
     on all 693 ARCD questions 64 -> 80 -> 96 words gave context accuracy 0.746 -> 0.758 ->
     0.763 and F1 0.411 -> 0.419 -> 0.417 at 126 -> 145 -> 163 tokens a question.
+
+    The chosen span then widens to the short span holding it that ranks best with
+    `length_weight` added per word (`widen`): the reader was trained on short TyDi/XQuAD
+    answers, and its spans were shorter than the gold answer 307 times and longer 69 times on
+    ARCD questions whose context held the answer. With 20 candidates a window and 0.4 a word,
+    token F1 went 0.419 -> 0.435 (ARCD) and 0.310 -> 0.324 (ARCD-XL); 0.3 and 0.6 gave the
+    same, 1.0 less. Choosing among all spans with that prior instead moved one seed answer's
+    context off its gold string.
     """
 
     passages: int = 2
     window_words: int = 80
     cross_window_words: int = 128
-    top_n: int = 10
+    top_n: int = 20
     max_answer_tokens: int = 24
     max_span_words: int = 8
     context_words: int = 40
     context_min_words: int = 12
     confident_margin: float | None = 0.0
+    length_weight: float = 0.4
 
     def __post_init__(self) -> None:
         if min(self.passages, self.window_words, self.cross_window_words, self.max_span_words) < 1:
@@ -160,6 +169,7 @@ class _Proposal:
     start: int
     end: int
     short: bool
+    words: int
     rank: float  # span score plus the priors
     score: float
     null_score: float
@@ -186,7 +196,8 @@ def _proposals(
         start, end = tidy(text, window.start + span.start, window.start + span.end)
         if end <= start:
             continue
-        short = len(words_in(text, start, end)) <= shape.max_span_words
+        words = len(words_in(text, start, end))
+        short = words <= shape.max_span_words
         prior = passage_weight * candidate.score / lead
         if clause_weight:
             j = clause_at(candidate.passage.clauses, start)
@@ -194,7 +205,9 @@ def _proposals(
                 clause_score.get((window.candidate, j), best_clause) - best_clause
             )
         out.append(
-            _Proposal(window, start, end, short, span.score + prior, span.score, span.null_score)
+            _Proposal(
+                window, start, end, short, words, span.score + prior, span.score, span.null_score
+            )
         )
     return out
 
@@ -226,6 +239,21 @@ def pick_short(ranked: Sequence[_Proposal]) -> _Proposal:
         and best.start < p.end
     ]
     return max(near, key=lambda p: p.rank) if near else best
+
+
+def widen(best: _Proposal, ranked: Sequence[_Proposal], length_weight: float) -> _Proposal:
+    """The short proposal holding `best` whose rank plus `length_weight` per word is highest."""
+    if length_weight <= 0 or not best.short:
+        return best
+    holding = [
+        p
+        for p in ranked
+        if p.short
+        and p.window.candidate == best.window.candidate
+        and p.start <= best.start
+        and best.end <= p.end
+    ]
+    return max(holding, key=lambda p: p.rank + length_weight * p.words, default=best)
 
 
 def read_span(
@@ -261,13 +289,15 @@ def read_span(
         ranked += _proposals(rest, windows[read:], retrieval, clauses, shape, priors)
     if not ranked:
         return None
-    best = pick_short(ranked)
+    chosen = pick_short(ranked)
+    best = widen(chosen, ranked, shape.length_weight)
     passage = retrieval.candidates[best.window.candidate].passage
     start, end = cap_words(passage.text, best.start, best.end, shape.max_span_words)
     c_start, c_end = span_context(passage, start, end, clauses.answer, shape)
     context = Context(passage.text[c_start:c_end], c_start, c_end)
-    answer = Answer(passage.text[start:end], passage.id, start, end, best.score, context)
-    return SpanChoice(answer, best.score, best.null_score, best.window.candidate)
+    # Abstention reads the chosen span's evidence: widening only moves its edges.
+    answer = Answer(passage.text[start:end], passage.id, start, end, chosen.score, context)
+    return SpanChoice(answer, chosen.score, chosen.null_score, best.window.candidate)
 
 
 def span_context(

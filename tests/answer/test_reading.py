@@ -217,6 +217,31 @@ def test_a_long_best_span_yields_to_a_short_span_inside_it_else_is_capped() -> N
     assert short_best is not None and short_best.answer.text == "عمران خان"
 
 
+@pytest.mark.parametrize(
+    ("length_weight", "text"),
+    [
+        (0.0, "23 December"),
+        (0.4, "on 23 December"),  # 4.9 + 3 x 0.4 beats 5.0 + 2 x 0.4 and 3.0 + 6 x 0.4
+        (2.0, "conference on 23 December in Moscow"),
+    ],
+)
+def test_the_chosen_span_widens_to_a_longer_short_span_holding_it(
+    length_weight: float, text: str
+) -> None:
+    wanted = [
+        ("23 December", 5.0),
+        ("on 23 December", 4.9),
+        ("conference on 23 December in Moscow", 3.0),
+        ("Reporters from many countries attended it", 4.0),  # longer, but elsewhere
+        ("Putin held his annual press conference on 23 December in Moscow", 2.0),  # 11 words
+    ]
+    shape = ReadingShape(passages=3, confident_margin=None, length_weight=length_weight)
+    choice = _read(FakeReader(wanted), shape)
+    assert choice is not None and choice.answer.text == text
+    # abstention reads the chosen span's evidence, not the widened span's lower score
+    assert choice.score == 5.0
+
+
 def test_punctuation_only_spans_are_skipped_and_margins_reported() -> None:
     reader = FakeReader([(". ", 9.0), ("1947", 2.0)], null_score=0.5)
     choice = _read(reader)
