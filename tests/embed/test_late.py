@@ -175,17 +175,22 @@ def _span_embedder(embedder: Embedder) -> SpanEmbedder:
     return embedder
 
 
-def test_late_vectors_come_from_the_passage_pass(embedder: Embedder) -> None:
-    """Passage vectors are those embed_passages gives; each clause's pooled vector is nearer
-    to its own text embedded alone than to any other clause of the passage."""
-    late = _span_embedder(embedder)
+def _three_clauses() -> tuple[str, list[str], list[tuple[int, int]]]:
+    """A passage of three clauses in three languages, its clauses and their spans."""
     text = (
         "Der Rhein entspringt in den Alpen. "
         "ﻻ تزال القاهرة أكبر مدينة في أفريقيا. "
         "The volcano erupted in 1883 and darkened the sky."
     )
     clauses = [s.strip() + "." for s in text.split(".") if s.strip()]
-    spans = [(text.index(c), text.index(c) + len(c)) for c in clauses]
+    return text, clauses, [(text.index(c), text.index(c) + len(c)) for c in clauses]
+
+
+def test_late_vectors_come_from_the_passage_pass(embedder: Embedder) -> None:
+    """Passage vectors are those embed_passages gives; each clause's pooled vector is nearer
+    to its own text embedded alone than to any other clause of the passage."""
+    late = _span_embedder(embedder)
+    text, clauses, spans = _three_clauses()
     passages, rows = late.embed_passages_with_spans([text, "A short one."], [spans, []])
     assert np.allclose(passages, embedder.embed_passages([text, "A short one."]), atol=1e-5)
     assert rows[0].shape == (3, embedder.dim) and rows[1].shape == (0, embedder.dim)
@@ -211,13 +216,7 @@ def test_split_vectors_share_the_passage_pass_and_read_nearer_their_clause_alone
     """With the top layers run again per clause, passage vectors stay those of the usual
     pass, and each clause vector is nearer to its clause embedded alone than the late one."""
     late = _span_embedder(embedder)
-    text = (
-        "Der Rhein entspringt in den Alpen. "
-        "ﻻ تزال القاهرة أكبر مدينة في أفريقيا. "
-        "The volcano erupted in 1883 and darkened the sky."
-    )
-    clauses = [s.strip() + "." for s in text.split(".") if s.strip()]
-    spans = [(text.index(c), text.index(c) + len(c)) for c in clauses]
+    text, clauses, spans = _three_clauses()
     plain, pooled = late.embed_passages_with_spans([text], [spans])
     passages, [rows] = late.embed_passages_with_spans([text], [spans], clause_layers=4)
     assert float(passages[0] @ plain[0]) > 0.9999
