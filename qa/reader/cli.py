@@ -56,10 +56,32 @@ def train_command(
     eval_limit: Annotated[int, typer.Option(help="Held-out questions per group (0: all).")] = 200,
     threads: Annotated[int, typer.Option(help="Threads per worker process.")] = 1,
     workers: Annotated[int, typer.Option(help="Data-parallel processes (one per core).")] = 1,
+    init_from: Annotated[
+        Path | None,
+        typer.Option(help="Weights folder to continue from (new optimizer and schedule)."),
+    ] = None,
+    epochs: Annotated[int, typer.Option(min=1, help="Passes over the epoch's mix.")] = 3,
+    lr: Annotated[float, typer.Option(min=0, help="Peak learning rate of the adapters.")] = 1.5e-3,
+    mix: Annotated[
+        str | None,
+        typer.Option(help='Questions per group and epoch as JSON, e.g. {"xquad:ar": null}.'),
+    ] = None,
 ) -> None:
     """Train LoRA adapters + span head, write the weights and the held-out metrics."""
+    from qa.errors import InvalidInputError
     from qa.reader.manifest import WEIGHTS_DIR
-    from qa.reader.train import TrainOptions, train
+    from qa.reader.train import DEFAULT_MIX, TrainOptions, train
+
+    groups = dict(DEFAULT_MIX)
+    if mix is not None:
+        try:
+            groups = json.loads(mix)
+        except ValueError as error:
+            raise InvalidInputError(f"--mix is not JSON: {error}") from error
+        if not isinstance(groups, dict) or not all(
+            v is None or (isinstance(v, int) and v >= 0) for v in groups.values()
+        ):
+            raise InvalidInputError("--mix maps group names to a count or null")
 
     options = TrainOptions(
         data_dir=data,
@@ -71,6 +93,10 @@ def train_command(
         eval_limit=eval_limit or None,
         threads=threads,
         workers=workers,
+        init_weights=init_from,
+        epochs=epochs,
+        lr=lr,
+        mix=groups,
     )
     typer.echo(json.dumps(train(options, resume=resume), indent=1))
 

@@ -37,6 +37,7 @@ from qa.reader.model import (
     SpanModel,
     TorchSpanLogits,
     build_span_model,
+    load_weights_into,
     save_weights,
     shipped_state,
 )
@@ -79,6 +80,8 @@ class TrainOptions:
     workers: int = 1
     mix: dict[str, int | None] = field(default_factory=lambda: dict(DEFAULT_MIX))
     lora: LoraConfig = field(default_factory=LoraConfig)
+    # Weights to continue from (a fresh optimizer and schedule); None: new adapters.
+    init_weights: Path | None = None
 
     @property
     def spec(self) -> WindowSpec:
@@ -231,10 +234,21 @@ def manifest_for(options: TrainOptions, state: State, extra: dict[str, Any]) -> 
             "neg_other": options.neg_other,
             "mix": options.mix,
             "last_losses": [round(x, 4) for x in state.losses[-10:]],
+            **_continued(options.init_weights),
         },
         **{k: v for k, v in extra.items() if k != "batches"},
     }
     return ReaderManifest(base_sha256(options.model_dir), options.lora, options.spec, info)
+
+
+def _continued(init_weights: Path | None) -> dict[str, Any]:
+    """The training record of the weights a run continued from, if it did."""
+    if init_weights is None:
+        return {}
+    from qa.reader.manifest import MANIFEST_FILE
+
+    earlier = json.loads((init_weights / MANIFEST_FILE).read_text(encoding="utf-8"))
+    return {"continued_from": earlier.get("training", {})}
 
 
 def save_checkpoint(model: SpanModel, opt: torch.optim.Optimizer, state: State, path: Path) -> None:
@@ -361,6 +375,8 @@ def _run(rank: int, options: TrainOptions, resume: bool, port: int) -> None:
     opt = _optimizer(model, options)
     ckpt = options.run_dir / "checkpoint.pt"
     state = load_checkpoint(model, opt, ckpt) if resume and ckpt.exists() else State()
+    if options.init_weights is not None and state.step == 0:
+        load_weights_into(model, options.init_weights)
     torch.manual_seed(options.seed * 100 + rank + state.step)  # dropout differs per worker
     rows = read_jsonl(options.data_dir / "train.jsonl")
     budget = options.budget_minutes * 60
