@@ -9,14 +9,11 @@ torch nor transformers to embed questions.
 from __future__ import annotations
 
 import argparse
-import os
-import uuid
-import warnings
 from pathlib import Path
 
 import torch
 
-OPSET = 17
+from qa.embed.onnx_graph import export_graph
 
 
 class _States(torch.nn.Module):
@@ -45,25 +42,8 @@ def export_states(model_dir: Path, target: Path) -> None:
     embeds = torch.randn((2, 8, hidden))
     mask = torch.ones((2, 8), dtype=torch.long)
     mask[1, 5:] = 0  # a padded row, so no all-ones shortcut is traced
-    names = ("inputs_embeds", "attention_mask", "states")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}")
-    try:
-        with warnings.catch_warnings(), torch.inference_mode():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(
-                _States(body),
-                (embeds, mask),
-                str(tmp),
-                input_names=list(names[:2]),
-                output_names=[names[2]],
-                dynamic_axes={name: {0: "batch", 1: "tokens"} for name in names},
-                opset_version=OPSET,
-                dynamo=False,
-            )
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
+    inputs = ("inputs_embeds", "attention_mask")
+    export_graph(_States(body), (embeds, mask), inputs, "states", target)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -13,10 +13,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import logging
-import os
 import threading
-import uuid
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -24,11 +21,11 @@ from typing import Any
 import numpy as np
 
 from qa.embed.base import Vectors, l2_normalise
+from qa.embed.onnx_graph import export_graph
 from qa.embed.ort import cpu_session
 
 log = logging.getLogger("qa.embed")
 
-OPSET = 17
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
@@ -129,22 +126,4 @@ def _export(transformer: Any, inputs: list[str], target: Path) -> None:
     example = [torch.ones((2, 8), dtype=torch.long) for _ in inputs]
     if "attention_mask" in inputs:  # a padded row, so no all-ones shortcut is traced
         example[inputs.index("attention_mask")][1, 5:] = 0
-    axes = {name: {0: "batch", 1: "tokens"} for name in [*inputs, "last_hidden_state"]}
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}")
-    try:
-        with warnings.catch_warnings(), torch.inference_mode():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(
-                _States(model),
-                tuple(example),
-                str(tmp),
-                input_names=inputs,
-                output_names=["last_hidden_state"],
-                dynamic_axes=axes,
-                opset_version=OPSET,
-                dynamo=False,
-            )
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
+    export_graph(_States(model), example, inputs, "last_hidden_state", target)

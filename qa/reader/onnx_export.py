@@ -12,15 +12,12 @@ from __future__ import annotations
 import argparse
 import copy
 import os
-import uuid
-import warnings
 from pathlib import Path
 
 import torch
 
+from qa.embed.onnx_graph import aside, export_graph
 from qa.reader.model import SpanModel, load_span_model
-
-OPSET = 17
 
 
 class _Logits(torch.nn.Module):
@@ -52,25 +49,11 @@ def export_int8(model: SpanModel, target: Path) -> None:
     embeds = torch.randn((2, 8, int(getattr(inner.body, "config").hidden_size)))  # noqa: B009
     mask = torch.ones((2, 8), dtype=torch.long)
     mask[1, 5:] = 0  # a padded row, so no all-ones shortcut is traced
-    names = ("inputs_embeds", "attention_mask", "logits")
-    axes = {name: {0: "batch", 1: "tokens"} for name in names}
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tag = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    fp32 = target.with_name(f".fp32-{tag}.onnx")
-    tmp = target.with_name(f".{target.name}.{tag}")
+    fp32 = aside(target.with_suffix(".fp32.onnx"))
+    tmp = aside(target)
     try:
-        with warnings.catch_warnings(), torch.inference_mode():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(
-                _Logits(inner),
-                (embeds, mask),
-                str(fp32),
-                input_names=["inputs_embeds", "attention_mask"],
-                output_names=["logits"],
-                dynamic_axes=axes,
-                opset_version=OPSET,
-                dynamo=False,
-            )
+        inputs = ("inputs_embeds", "attention_mask")
+        export_graph(_Logits(inner), (embeds, mask), inputs, "logits", fp32)
         quantize_dynamic(str(fp32), str(tmp), per_channel=True, weight_type=QuantType.QInt8)
         os.replace(tmp, target)
     finally:
