@@ -49,7 +49,6 @@ class QueryGraph:
     """The export's transformer on ONNX Runtime, with its tokenizer and token table."""
 
     def __init__(self, model_dir: Path, threads: int = THREADS) -> None:
-
         target = export_path(model_dir)
         if not target.exists():
             args = [str(model_dir), str(target)]

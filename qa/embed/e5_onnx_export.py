@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from qa.embed.onnx_graph import export_graph
+from qa.embed.onnx_graph import export_graph, padded_mask
 
 
 class _States(torch.nn.Module):
@@ -40,8 +40,7 @@ def export_states(model_dir: Path, target: Path) -> None:
     body.eval()  # type: ignore[no-untyped-call]
     hidden = int(body.config.hidden_size)
     embeds = torch.randn((2, 8, hidden))
-    mask = torch.ones((2, 8), dtype=torch.long)
-    mask[1, 5:] = 0  # a padded row, so no all-ones shortcut is traced
+    mask = padded_mask()
     inputs = ("inputs_embeds", "attention_mask")
     export_graph(_States(body), (embeds, mask), inputs, "states", target)
 

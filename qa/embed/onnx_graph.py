@@ -19,6 +19,16 @@ def aside(target: Path) -> Path:
     return target.with_name(f".{target.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}")
 
 
+def padded_mask() -> Any:
+    """An example attention mask of 2 x 8 tokens whose second row is padded after 5, so that
+    tracing sees padding and keeps no all-ones shortcut."""
+    import torch
+
+    mask = torch.ones((2, 8), dtype=torch.long)
+    mask[1, 5:] = 0
+    return mask
+
+
 def export_graph(
     module: Any,
     example: Sequence[Any],

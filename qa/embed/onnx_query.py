@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from qa.embed.base import Vectors, l2_normalise
-from qa.embed.onnx_graph import export_graph
+from qa.embed.onnx_graph import export_graph, padded_mask
 from qa.embed.ort import cpu_session
 
 log = logging.getLogger("qa.embed")
@@ -123,7 +123,8 @@ def _export(transformer: Any, inputs: list[str], target: Path) -> None:
 
     model = copy.deepcopy(transformer).float().cpu().eval()
     model.set_attn_implementation("eager")  # SDPA's traced mask shortcuts break other shapes
-    example = [torch.ones((2, 8), dtype=torch.long) for _ in inputs]
-    if "attention_mask" in inputs:  # a padded row, so no all-ones shortcut is traced
-        example[inputs.index("attention_mask")][1, 5:] = 0
+    example = [
+        padded_mask() if name == "attention_mask" else torch.ones((2, 8), dtype=torch.long)
+        for name in inputs
+    ]
     export_graph(_States(model), example, inputs, "last_hidden_state", target)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from qa.embed.onnx_graph import aside, export_graph
+from qa.embed.onnx_graph import aside, export_graph, padded_mask
 from qa.reader.model import SpanModel, load_span_model
 
 
@@ -47,8 +47,7 @@ def export_int8(model: SpanModel, target: Path) -> None:
     inner = copy.deepcopy(model).float().eval()
     inner.body.set_attn_implementation("eager")  # type: ignore[operator]
     embeds = torch.randn((2, 8, int(getattr(inner.body, "config").hidden_size)))  # noqa: B009
-    mask = torch.ones((2, 8), dtype=torch.long)
-    mask[1, 5:] = 0  # a padded row, so no all-ones shortcut is traced
+    mask = padded_mask()
     fp32 = aside(target.with_suffix(".fp32.onnx"))
     tmp = aside(target)
     try:
