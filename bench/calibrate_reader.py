@@ -2,9 +2,10 @@
 
     python bench/calibrate_reader.py [--index-dir DIR] [--out FILE] [--every K] [--threads N]
 
-Every seed, ARCD and ARCD-XL question is asked against two half-indexes (documents split by a
-hash of their id, as bench/calibrate.py does), so each is asked once where its document is
-present and once where it is absent. The reader reads each once; then
+Every seed question and every ARCD and ARCD-XL question of the articles the reader never
+trained on (`--held-out`, written by `qa reader data`) is asked against two half-indexes
+(documents split by a hash of their id, as bench/calibrate.py does), so each is asked once
+where its document is present and once where it is absent. The reader reads each once; then
 1. the ranking priors (ReaderCalibration.passage_weight and clause_weight) are the grid
    values with the best mean of token F1 and context accuracy of the in-corpus answers;
 2. per script group (question in the passages' script or not) a logistic regression on the
@@ -30,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from calibrate import fit_logistic, split_halves
-from features import Asked, ask_all, half, open_index
+from features import ARCD, ARCD_XL, Asked, ask_all, half, open_index
 
 from qa.answer.abstain import Abstainer, Logistic, gather_evidence
 from qa.answer.extractive import ClauseChoice, ClauseModel, choose_clause, is_cross_script
@@ -44,7 +45,7 @@ from qa.answer.reader_abstain import (
 from qa.answer.readers import load_span_scorer
 from qa.answer.reading import ReadingShape, SpanCandidateLike, SpanChoice, SpanScorer, read_span
 from qa.config import Settings
-from qa.evaluate import span_scores
+from qa.evaluate import load_eval_file, span_scores
 
 WEIGHTS = tuple((p, c) for p in (0.0, 1.0, 4.0) for c in (0.0, 0.3, 1.0, 3.0, 10.0))
 CUTS = tuple(round(0.05 * i, 2) for i in range(1, 20))
@@ -155,6 +156,18 @@ def fit_group(
     return model, best_cut, report
 
 
+def trained_ids(held_out: Path) -> set[str]:
+    """Ids of the ARCD questions the reader trained on (its scores on them are overconfident)."""
+    trained: set[str] = set()
+    for file in (ARCD, ARCD_XL):
+        kept = held_out / f"{file.stem}-heldout.json"
+        if not kept.exists():
+            raise SystemExit(f"{kept} is missing: run `qa reader data` first")
+        every = {q.id for q in load_eval_file(file, []).questions}
+        trained |= every - {q.id for q in load_eval_file(kept, []).questions}
+    return trained
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--index-dir", type=Path, default=Path("bench/results/calibration-index"))
@@ -164,6 +177,12 @@ def main() -> None:
     )
     parser.add_argument("--limit", type=int, default=None, help="only the first N questions")
     parser.add_argument("--every", type=int, default=1, help="only every K-th question")
+    parser.add_argument(
+        "--held-out",
+        type=Path,
+        default=Path("data/reader"),
+        help="`qa reader data` output: ARCD questions the reader trained on are left out",
+    )
     parser.add_argument("--threads", type=int, default=None, help="torch threads of the reader")
     parser.add_argument("--precision", default=Settings().reader_precision)
     parser.add_argument("--engine", default=Settings().reader_engine, help="auto, torch or onnx")
@@ -183,6 +202,8 @@ def main() -> None:
     pipeline, questions, owner = open_index(args.index_dir)
     questions = questions[: args.limit] if args.limit else questions
     questions = [q for i, q in enumerate(questions) if i % args.every == 0 or not q.answerable]
+    trained = trained_ids(args.held_out)
+    questions = [q for q in questions if q.id not in trained]
     docs = {d.id for d in pipeline.list_documents()}
     part_a = {d for d in docs if half(d) == 0}
     asked = ask_all(pipeline, questions, owner, part_a)

@@ -1,12 +1,14 @@
 """Answer quality and reading cost with the span reader, per eval set, in one process.
 
-    python bench/reader_answers.py [--sets seeds,arcd,xl] [--every K] [--dump FILE]
+    python bench/reader_answers.py [--sets seeds,arcd,xl,arcd-held,xl-held] [--every K] [--dump F]
 
 Builds (once) a seed index and an ARCD index under --index-root, asks every question with the
 reader on (as `qa eval` does, top_k 10) and prints token F1, EM, context accuracy, the share
 answered, the longest answer, and what the reader read: forward passes, windows and tokens
 per question, and the forward time per question. Per-question rows (answer, context, gold)
-go to --dump for reading the failures.
+go to --dump for reading the failures. `arcd-held` and `xl-held` ask only the questions of the
+ARCD articles the reader never trained on (`qa reader data` writes their ids) over the whole ARCD
+index.
 """
 
 from __future__ import annotations
@@ -27,10 +29,15 @@ from qa.config import Settings
 from qa.evaluate import EvalQuestion, evaluate, load_eval_file
 from qa.pipeline import Pipeline, PipelineOptions, documents_from_paths
 
-SETS = {
-    "seeds": (Path("eval/seed_questions.jsonl"), "seeds"),
-    "arcd": (Path("eval/arcd-train.json"), "arcd"),
-    "xl": (Path("eval/arcd-train-xl.json"), "arcd"),
+# name: (eval file, index, file whose question ids are kept: the reader's held-out articles
+# as `qa reader data` writes them; the index still holds every article).
+HELD = Path("data/reader")
+SETS: dict[str, tuple[Path, str, Path | None]] = {
+    "seeds": (Path("eval/seed_questions.jsonl"), "seeds", None),
+    "arcd": (Path("eval/arcd-train.json"), "arcd", None),
+    "xl": (Path("eval/arcd-train-xl.json"), "arcd", None),
+    "arcd-held": (Path("eval/arcd-train.json"), "arcd", HELD / "arcd-train-heldout.json"),
+    "xl-held": (Path("eval/arcd-train-xl.json"), "arcd", HELD / "arcd-train-xl-heldout.json"),
 }
 
 
@@ -82,7 +89,7 @@ def open_set(
     name: str, root: Path, scorer: SpanScorer, settings: Settings
 ) -> tuple[Pipeline, list[EvalQuestion]]:
     """The pipeline over this set's index (built when missing) and its questions."""
-    file, index = SETS[name]
+    file, index, keep = SETS[name]
     options = PipelineOptions(
         index_dir=root / index,
         model_cache_dir=settings.model_cache_dir,
@@ -97,7 +104,11 @@ def open_set(
     missing = [d for d in eval_set.documents + corpus if d.id not in known]
     if missing:
         pipeline.add_documents(missing)
-    return pipeline, eval_set.questions
+    questions = eval_set.questions
+    if keep is not None:
+        kept = {q.id for q in load_eval_file(keep, []).questions}
+        questions = [q for q in questions if q.id in kept]
+    return pipeline, questions
 
 
 def main() -> None:

@@ -79,7 +79,8 @@ def train_command(
         except ValueError as error:
             raise InvalidInputError(f"--mix is not JSON: {error}") from error
         if not isinstance(groups, dict) or not all(
-            v is None or (isinstance(v, int) and v >= 0) for v in groups.values()
+            v is None or (type(v) is int and v >= 0)
+            for v in groups.values()  # not a bool
         ):
             raise InvalidInputError("--mix maps group names to a count or null")
 

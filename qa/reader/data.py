@@ -26,6 +26,10 @@ XQUAD = ("google-deepmind/xquad", "7d30520c717524000f0d9d2f9c10a069acd9d285")
 XQUAD_LANGS = ("en", "de", "es", "ru", "tr", "vi", "zh", "hi", "el", "ro", "th")
 # Every 4th XQuAD article (12 of 48) is held out, for all question languages.
 XQUAD_HELDOUT_EVERY = 4
+# Every 3rd ARCD article (26 of 77: 234 Arabic and 83 cross-lingual questions) is held out; the
+# rest trains the reader on the style of the sets the system is judged on (long Wikipedia
+# paragraphs, answers of 1-15 words).
+ARCD_HELDOUT_EVERY = 3
 
 
 @dataclass(frozen=True)
@@ -38,7 +42,8 @@ class Source:
     licence: str
     lang: str
     question_lang: str
-    split: str
+    split: str  # "train" / "heldout"; see heldout_every
+    heldout_every: int | None = None  # split by article instead: every Nth held out, rest train
 
 
 SOURCES = (
@@ -78,9 +83,28 @@ SOURCES = (
         "ar",
         "heldout",
     ),
-    # ARCD is the file `qa eval` judges the whole system on, so the reader never trains on it.
-    Source("arcd-train", None, "eval/arcd-train.json", "MIT", "ar", "ar", "heldout"),
-    Source("arcd-train-xl", None, "eval/arcd-train-xl.json", "MIT", "ar", "xx", "heldout"),
+    # ARCD is what `qa eval` judges the whole system on: its held-out articles are the ones to
+    # report on (the two files list the same 77 articles in the same order).
+    Source(
+        "arcd-train",
+        None,
+        "eval/arcd-train.json",
+        "MIT",
+        "ar",
+        "ar",
+        "train",
+        ARCD_HELDOUT_EVERY,
+    ),
+    Source(
+        "arcd-train-xl",
+        None,
+        "eval/arcd-train-xl.json",
+        "MIT",
+        "ar",
+        "xx",
+        "train",
+        ARCD_HELDOUT_EVERY,
+    ),
 )
 
 
@@ -105,12 +129,19 @@ def read_source(repo: tuple[str, str] | None, path: str, mirror: Path | None, ro
         return json.loads(response.read())
 
 
-def squad_rows(data: Any) -> Iterator[tuple[str, str, dict[str, Any]]]:
-    """(article title, context, qa) for every question of a SQuAD-format file."""
-    for article in data["data"]:
+def squad_rows(data: Any) -> Iterator[tuple[int, str, str, dict[str, Any]]]:
+    """(article index, title, context, qa) for every question of a SQuAD-format file."""
+    for index, article in enumerate(data["data"]):
         for paragraph in article["paragraphs"]:
             for qa in paragraph["qas"]:
-                yield article.get("title", ""), paragraph["context"], qa
+                yield index, article.get("title", ""), paragraph["context"], qa
+
+
+def split_of(source: Source, article_index: int) -> str:
+    """The split of an article of a source: fixed, or every Nth article held out."""
+    if source.heldout_every is None:
+        return source.split
+    return "heldout" if article_index % source.heldout_every == 0 else "train"
 
 
 def _answers(context: str, qa: dict[str, Any]) -> list[dict[str, Any]]:
@@ -128,7 +159,7 @@ def _answers(context: str, qa: dict[str, Any]) -> list[dict[str, Any]]:
 def convert(source: Source, data: Any) -> list[dict[str, Any]]:
     """Rows of one SQuAD-format source in the common format (questions without a span dropped)."""
     rows = []
-    for title, context, qa in squad_rows(data):
+    for index, title, context, qa in squad_rows(data):
         answers = _answers(context, qa)
         if not answers:
             continue
@@ -143,7 +174,7 @@ def convert(source: Source, data: Any) -> list[dict[str, Any]]:
                 "answers": answers,
                 "source": source.name,
                 "licence": source.licence,
-                "split": source.split,
+                "split": split_of(source, index),
             }
         )
     return rows
@@ -153,7 +184,7 @@ def convert_xquad(by_lang: dict[str, Any]) -> list[dict[str, Any]]:
     """XQuAD: Arabic contexts with Arabic questions and each other language's question (same id)."""
     questions: dict[str, dict[str, str]] = {}
     for lang, data in by_lang.items():
-        for _, _, qa in squad_rows(data):
+        for _, _, _, qa in squad_rows(data):
             questions.setdefault(qa["id"], {})[lang] = qa["question"].strip()
     rows = []
     for index, article in enumerate(by_lang["ar"]["data"]):
@@ -179,6 +210,27 @@ def convert_xquad(by_lang: dict[str, Any]) -> list[dict[str, Any]]:
                         }
                     )
     return rows
+
+
+def bilingual_heldout(by_lang: dict[str, Any]) -> dict[str, Any]:
+    """XQuAD's held-out articles in English and in Arabic, the English questions on the English.
+
+    A corpus holding the same articles in both languages, for `qa eval` to judge English
+    questions answered from English passages while the Arabic translations compete.
+    """
+    articles: list[dict[str, Any]] = []
+    pairs = zip(by_lang["en"]["data"], by_lang["ar"]["data"], strict=True)
+    for index, (english, arabic) in enumerate(pairs):
+        if index % XQUAD_HELDOUT_EVERY:
+            continue
+        articles.append(english)
+        articles.append(
+            {
+                "title": arabic["title"],
+                "paragraphs": [{"context": p["context"], "qas": []} for p in arabic["paragraphs"]],
+            }
+        )
+    return {"version": "xquad-bilingual-heldout", "data": articles}
 
 
 def _context_key(context: str) -> str:
@@ -235,13 +287,35 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
         return [json.loads(line) for line in handle if line.strip()]
 
 
+def heldout_articles(data: Any, every: int) -> dict[str, Any]:
+    """A SQuAD-format file cut to its held-out articles (every Nth, as split_of splits them)."""
+    articles = [a for i, a in enumerate(data["data"]) if i % every == 0]
+    return {**data, "data": articles}
+
+
 def prepare(mirror: Path | None, root: Path, out_dir: Path, seed: int = 0) -> dict[str, Any]:
-    """Write train.jsonl and heldout.jsonl (shuffled, seeded) and summary.json into out_dir."""
+    """Write train.jsonl and heldout.jsonl (shuffled, seeded) and summary.json into out_dir.
+
+    The project's own eval files that training partly reads are also written cut to their
+    held-out articles (`<source>-heldout.json`), for `qa eval` to judge the system on, and so
+    is XQuAD's held-out part as an English and Arabic corpus with English questions.
+    """
     rows, summary = build_dataset(mirror, root)
     rng = random.Random(seed)
     for split in ("train", "heldout"):
         part = [r for r in rows if r["split"] == split]
         rng.shuffle(part)
         write_jsonl(part, out_dir / f"{split}.jsonl")
+    xquad = {lang: read_source(XQUAD, f"xquad.{lang}.json", mirror, root) for lang in ("en", "ar")}
+    (out_dir / "xquad-bilingual-heldout.json").write_text(
+        json.dumps(bilingual_heldout(xquad), ensure_ascii=False), encoding="utf-8"
+    )
+    for source in SOURCES:
+        if source.repo is None and source.heldout_every is not None:
+            data = read_source(None, source.path, mirror, root)
+            cut = heldout_articles(data, source.heldout_every)
+            (out_dir / f"{source.name}-heldout.json").write_text(
+                json.dumps(cut, ensure_ascii=False), encoding="utf-8"
+            )
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=1), encoding="utf-8")
     return summary

@@ -125,10 +125,10 @@ def test_one_batched_call_reads_one_window_per_top_passage() -> None:
     assert len(reader.calls) == 1
     [texts] = reader.calls
     assert len(texts) == 3  # the fourth passage is not read
-    _read(reader, ReadingShape(confident_margin=None))
+    _read(reader, ReadingShape(passages=2, confident_margin=None))
     assert len(reader.calls[1]) == 2  # the top two
     _read(reader, ReadingShape())
-    assert [len(c) for c in reader.calls[2:]] == [1, 1]  # default: the lead, then the other
+    assert [len(c) for c in reader.calls[2:]] == [1, 2]  # default: the lead, then the others
     for text, passage in zip(texts, PASSAGES, strict=False):
         assert text in passage.text
 

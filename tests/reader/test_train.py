@@ -70,7 +70,12 @@ def test_a_continued_run_records_the_training_it_continued(tmp_path: Path) -> No
 
 @pytest.mark.parametrize(
     ("mix", "message"),
-    [("{not json", "--mix is not JSON"), ('{"xquad:ar": -1}', "--mix maps group names")],
+    [
+        ("{not json", "--mix is not JSON"),
+        ('{"xquad:ar": -1}', "--mix maps group names"),
+        ('{"xquad:ar": true}', "--mix maps group names"),
+        ('["xquad:ar"]', "--mix maps group names"),
+    ],
 )
 def test_a_bad_mix_is_one_line_and_a_non_zero_exit(tmp_path: Path, mix: str, message: str) -> None:
     done = subprocess.run(
