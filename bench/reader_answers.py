@@ -8,7 +8,7 @@ answered, the longest answer, and what the reader read: forward passes, windows 
 per question, and the forward time per question. Per-question rows (answer, context, gold)
 go to --dump for reading the failures. `arcd-held` and `xl-held` ask only the questions of the
 ARCD articles the reader never trained on (`qa reader data` writes their ids) over the whole ARCD
-index.
+index. `bilingual` asks English questions over XQuAD's held-out articles in English and Arabic.
 """
 
 from __future__ import annotations
@@ -38,6 +38,8 @@ SETS: dict[str, tuple[Path, str, Path | None]] = {
     "xl": (Path("eval/arcd-train-xl.json"), "arcd", None),
     "arcd-held": (Path("eval/arcd-train.json"), "arcd", HELD / "arcd-train-heldout.json"),
     "xl-held": (Path("eval/arcd-train-xl.json"), "arcd", HELD / "arcd-train-xl-heldout.json"),
+    # XQuAD's held-out articles in English and Arabic, English questions (`qa reader data`)
+    "bilingual": (HELD / "xquad-bilingual-heldout.json", "bilingual", None),
 }
 
 

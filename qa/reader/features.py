@@ -172,8 +172,22 @@ def whole_words(text: str, start: int, end: int) -> tuple[int, int]:
 
 
 def answer_span(text: str, start: int, end: int) -> tuple[int, int]:
-    """A model span as shown: trimmed of punctuation, then grown to whole words."""
-    return whole_words(text, *strip_span(text, start, end))
+    """A model span as shown: trimmed of punctuation, grown to whole words and open brackets'
+    closers (English XQuAD held out: the reader's "f(n" for "f(n)", "DTIME(f(n" for
+    "DTIME(f(n))")."""
+    start, end = whole_words(text, *strip_span(text, start, end))
+    return start, close_brackets(text, start, end)
+
+
+def close_brackets(text: str, start: int, end: int) -> int:
+    """The end of [start, end) moved past the closers that directly follow it and match a
+    bracket the span opens and does not close."""
+    while end < len(text) and text[end] in _CLOSERS:
+        opener = _CLOSERS[text[end]]
+        if text.count(opener, start, end) <= text.count(text[end], start, end):
+            break
+        end += 1
+    return end
 
 
 def strip_span(text: str, start: int, end: int) -> tuple[int, int]:

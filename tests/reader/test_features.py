@@ -172,6 +172,11 @@ def test_real_tokenizer_answer_round_trip(tokenizer: Any, text: str, answer: str
         ("born in Leningrad, 1952", 16, 19, "Leningrad"),  # "d, " → the word, no comma
         ("وُلِدَ فِي القَاهِرَةِ", 15, 22, "القَاهِرَةِ"),  # diacritics are part of the word
         ("(1947)", 0, 6, "(1947)"),
+        ("within time f(n), if", 12, 15, "f(n)"),  # the model stopped before the closer
+        ("DTIME(f(n)) is", 0, 9, "DTIME(f(n))"),
+        ("a (b) c) d", 0, 5, "a (b)"),  # a closer the span does not open stays out
+        ("«القاهرة» مدينة", 0, 8, "القاهرة"),  # an opener at the start is trimmed first
+        ("f(n)", 2, 3, "n"),  # no opener inside the span: nothing to close
     ],
 )
 def test_answer_span_trims_and_keeps_whole_words(
