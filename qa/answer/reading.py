@@ -60,10 +60,11 @@ class SpanScorer(Protocol):
 class ReadingShape:
     """How much the span model reads and how long answers and contexts may be.
 
-    Windows of 64-80 words (~120-145 tokens each with the question, for Arabic): the reader's
+    Windows of 64-128 words (~120-220 tokens each with the question, for Arabic): the reader's
     CPU time grows with every token (int8, one thread: 41 ms for one window, 71 for two, 95
-    for three), and a third window lost more answers to a wrong passage than it found
-    (ARCD-XL: context accuracy 0.33 with two windows, 0.26 with three). The lead window is
+    for three), and with the half-epoch weights a third window lost more answers to a wrong
+    passage than it found (ARCD-XL: context accuracy 0.33 with two windows, 0.26 with three;
+    no longer so, below). The lead window is
     read alone, the second only when no span of the lead clears its no-answer score by
     `confident_margin` (None: both in one pass): with margin 0, ARCD questions read 1.4
     windows instead of 2 at equal or better F1 (0.308 vs 0.301) and context accuracy (0.655
