@@ -14,7 +14,7 @@ TORCH := torch==2.13.0
 # (the `test` extra: browsers, fuzzers, Milvus Lite, linters) come only with `make test`.
 RUN_EXTRAS := st
 
-.PHONY: setup setup-test run index serve test test-all check lint types unit mutation chromium bench bench-bars clean reader-data train-reader
+.PHONY: setup setup-test run index serve test test-all check lint types unit mutation chromium bench bench-bars clean reader-data train-reader train-reader-arcd
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -107,6 +107,21 @@ reader-data: setup
 train-reader: setup
 	@test -f $(READER_DATA)/train.jsonl || $(MAKE) reader-data
 	$(BIN)/qa reader train --data $(READER_DATA) $(READER_ARGS)
+
+# The shipped weights' second run (qa/reader/DATA.md): from the first run's weights, READER_INIT
+# (by default taken from git at 3a4302a, the last commit that shipped them), on ARCD's training
+# articles with some of the first mix replayed.
+READER_INIT ?= runs/reader-first
+ARCD_MIX = {"arcd-train:ar": null, "arcd-train-xl:en": null, "arcd-train-xl:fr": null, \
+  "arcd-train-xl:de": null, "tydiqa-goldp-ar-dev:ar": 300, "xquad:ar": 250, "xquad:en": 250, \
+  "xquad:other": 250, "tydiqa-goldp-en-train:en": 100}
+train-reader-arcd: setup
+	@test -f $(READER_DATA)/train.jsonl || $(MAKE) reader-data
+	@test -f $(READER_INIT)/adapter.safetensors || { mkdir -p $(READER_INIT) && \
+	  for f in adapter.safetensors manifest.json metrics.json; do \
+	    git show 3a4302a:qa/reader/weights/$$f > $(READER_INIT)/$$f || exit 1; done; }
+	$(BIN)/qa reader train --data $(READER_DATA) --init-from $(READER_INIT) --budget-minutes 40 \
+	  --epochs 20 --lr 3e-4 --workers 2 --eval-limit 240 --mix '$(ARCD_MIX)' $(READER_ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

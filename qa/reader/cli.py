@@ -83,6 +83,9 @@ def train_command(
             for v in groups.values()  # not a bool
         ):
             raise InvalidInputError("--mix maps group names to a count or null")
+    for name in ("train.jsonl", "heldout.jsonl"):
+        if not (data / name).is_file():
+            raise InvalidInputError(f"{data / name} is missing: run `qa reader data` first")
 
     options = TrainOptions(
         data_dir=data,

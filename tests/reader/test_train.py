@@ -88,3 +88,17 @@ def test_a_bad_mix_is_one_line_and_a_non_zero_exit(tmp_path: Path, mix: str, mes
     assert done.stderr.strip().startswith(f"error: {message}")
     assert len(done.stderr.strip().splitlines()) == 1
     assert not list(tmp_path.iterdir())  # nothing was written
+
+
+def test_missing_data_is_one_line_naming_the_command_that_makes_it(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "qa", "reader", "train", "--data", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode != 0
+    assert done.stderr.strip() == (
+        f"error: {tmp_path / 'train.jsonl'} is missing: run `qa reader data` first"
+    )
+    assert not list(tmp_path.iterdir())  # nothing was written
