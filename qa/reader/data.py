@@ -144,6 +144,11 @@ def split_of(source: Source, article_index: int) -> str:
     return "heldout" if article_index % source.heldout_every == 0 else "train"
 
 
+def xquad_split(article_index: int) -> str:
+    """The split of an XQuAD article, for every question language."""
+    return "heldout" if article_index % XQUAD_HELDOUT_EVERY == 0 else "train"
+
+
 def _answers(context: str, qa: dict[str, Any]) -> list[dict[str, Any]]:
     """Answers whose text sits at its start offset (others are dropped), deduplicated."""
     out: list[dict[str, Any]] = []
@@ -188,7 +193,7 @@ def convert_xquad(by_lang: dict[str, Any]) -> list[dict[str, Any]]:
             questions.setdefault(qa["id"], {})[lang] = qa["question"].strip()
     rows = []
     for index, article in enumerate(by_lang["ar"]["data"]):
-        split = "heldout" if index % XQUAD_HELDOUT_EVERY == 0 else "train"
+        split = xquad_split(index)
         for paragraph in article["paragraphs"]:
             for qa in paragraph["qas"]:
                 answers = _answers(paragraph["context"], qa)
@@ -221,7 +226,7 @@ def bilingual_heldout(by_lang: dict[str, Any]) -> dict[str, Any]:
     articles: list[dict[str, Any]] = []
     pairs = zip(by_lang["en"]["data"], by_lang["ar"]["data"], strict=True)
     for index, (english, arabic) in enumerate(pairs):
-        if index % XQUAD_HELDOUT_EVERY:
+        if xquad_split(index) != "heldout":
             continue
         articles.append(english)
         articles.append(
@@ -255,13 +260,21 @@ def drop_overlap(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]
     return kept, dropped
 
 
-def build_dataset(mirror: Path | None, root: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def read_all(mirror: Path | None, root: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Every source's file by source name, and XQuAD's files by language, each read once."""
+    files = {s.name: read_source(s.repo, s.path, mirror, root) for s in SOURCES}
+    langs = dict.fromkeys(("ar", "en", *XQUAD_LANGS))  # Arabic contexts, English for bilingual
+    xquad = {lang: read_source(XQUAD, f"xquad.{lang}.json", mirror, root) for lang in langs}
+    return files, xquad
+
+
+def build_dataset(
+    files: dict[str, Any], xquad: dict[str, Any]
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """All rows of all sources, with leaks removed, and a summary (counts per source and split)."""
     rows: list[dict[str, Any]] = []
     for source in SOURCES:
-        rows += convert(source, read_source(source.repo, source.path, mirror, root))
-    langs = ("ar", *XQUAD_LANGS)
-    xquad = {lang: read_source(XQUAD, f"xquad.{lang}.json", mirror, root) for lang in langs}
+        rows += convert(source, files[source.name])
     rows += convert_xquad(xquad)
     rows, dropped = drop_overlap(rows)
     counts = Counter(f"{r['source']} {r['split']} {r['question_lang']}->{r['lang']}" for r in rows)
@@ -287,9 +300,9 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
         return [json.loads(line) for line in handle if line.strip()]
 
 
-def heldout_articles(data: Any, every: int) -> dict[str, Any]:
-    """A SQuAD-format file cut to its held-out articles (every Nth, as split_of splits them)."""
-    articles = [a for i, a in enumerate(data["data"]) if i % every == 0]
+def heldout_articles(source: Source, data: Any) -> dict[str, Any]:
+    """A source's SQuAD-format file cut to the articles split_of holds out."""
+    articles = [a for i, a in enumerate(data["data"]) if split_of(source, i) == "heldout"]
     return {**data, "data": articles}
 
 
@@ -300,20 +313,19 @@ def prepare(mirror: Path | None, root: Path, out_dir: Path, seed: int = 0) -> di
     held-out articles (`<source>-heldout.json`), for `qa eval` to judge the system on, and so
     is XQuAD's held-out part as an English and Arabic corpus with English questions.
     """
-    rows, summary = build_dataset(mirror, root)
+    files, xquad = read_all(mirror, root)
+    rows, summary = build_dataset(files, xquad)
     rng = random.Random(seed)
     for split in ("train", "heldout"):
         part = [r for r in rows if r["split"] == split]
         rng.shuffle(part)
         write_jsonl(part, out_dir / f"{split}.jsonl")
-    xquad = {lang: read_source(XQUAD, f"xquad.{lang}.json", mirror, root) for lang in ("en", "ar")}
     (out_dir / "xquad-bilingual-heldout.json").write_text(
         json.dumps(bilingual_heldout(xquad), ensure_ascii=False), encoding="utf-8"
     )
     for source in SOURCES:
         if source.repo is None and source.heldout_every is not None:
-            data = read_source(None, source.path, mirror, root)
-            cut = heldout_articles(data, source.heldout_every)
+            cut = heldout_articles(source, files[source.name])
             (out_dir / f"{source.name}-heldout.json").write_text(
                 json.dumps(cut, ensure_ascii=False), encoding="utf-8"
             )

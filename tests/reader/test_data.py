@@ -69,7 +69,7 @@ def test_convert_splits_by_article_and_heldout_file_holds_the_same_articles() ->
     rows = convert(EVERY_3, data)
     held = {r["article"] for r in rows if r["split"] == "heldout"}
     assert held == {"أ", "ث"}
-    assert {a["title"] for a in heldout_articles(data, 3)["data"]} == held
+    assert {a["title"] for a in heldout_articles(EVERY_3, data)["data"]} == held
     assert all(r["answers"][0]["text"] == r["article"] for r in rows)
 
 
