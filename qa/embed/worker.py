@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from qa.embed.base import Embedder, SpanEmbedder, Vectors
+from qa.errors import QAError
 from qa.memory import release_freed_memory
 
 STOP_WAIT_S = 10.0  # a child that does not exit after its stop message is terminated
@@ -41,15 +42,19 @@ def _serve(make: Callable[[], Embedder], conn: Connection) -> None:
             return
         if call is None:
             return
-        texts, spans, clause_layers = call
+        texts, spans, clause_layers, fitted = call
         try:
             if spans is None:
                 conn.send(("ok", embedder.embed_passages(texts)))
             elif isinstance(embedder, SpanEmbedder):
-                found = embedder.embed_passages_with_spans(texts, spans, clause_layers)
+                found = embedder.embed_passages_with_spans(
+                    texts, spans, clause_layers, fitted=fitted
+                )
                 conn.send(("ok", found))
             else:
                 raise TypeError(f"{type(embedder).__name__} cannot pool span vectors")
+        except QAError as error:  # the service's own errors keep their type (and HTTP code)
+            conn.send(("raise", error))
         except Exception as error:  # sent back, raised in the parent
             conn.send(("error", f"{type(error).__name__}: {error}"))
 
@@ -104,7 +109,7 @@ class PassageWorker:
     def embed_passages(self, texts: Sequence[str]) -> Vectors:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        vectors: Vectors = self._call(list(texts), None, 0)
+        vectors: Vectors = self._call(list(texts), None, 0, False)
         return vectors
 
     def embed_passages_with_spans(
@@ -112,20 +117,26 @@ class PassageWorker:
         texts: Sequence[str],
         spans: Sequence[Sequence[tuple[int, int]]],
         clause_layers: int = 0,
+        *,
+        fitted: bool = False,
     ) -> tuple[Vectors, list[Vectors]]:
         """Passage vectors and late-chunked span vectors, from the child's one pass."""
         found: tuple[Vectors, list[Vectors]] = self._call(
-            list(texts), [list(s) for s in spans], clause_layers
+            list(texts), [list(s) for s in spans], clause_layers, fitted
         )
         return found
 
     def _call(
-        self, texts: list[str], spans: list[list[tuple[int, int]]] | None, clause_layers: int
+        self,
+        texts: list[str],
+        spans: list[list[tuple[int, int]]] | None,
+        clause_layers: int,
+        fitted: bool,
     ) -> Any:
         with self._lock:
             try:
                 conn = self._start()
-                conn.send((texts, spans, clause_layers))
+                conn.send((texts, spans, clause_layers, fitted))
                 kind, value = conn.recv()
             except (EOFError, OSError) as error:  # the child died (killed, out of memory)
                 self._stop()
@@ -133,6 +144,8 @@ class PassageWorker:
             finally:
                 self._last_call = time.monotonic()
                 self._arm_timer(self.idle_s)
+        if kind == "raise":
+            raise value
         if kind == "error":
             raise RuntimeError(f"passage embedding failed: {value}")
         return value

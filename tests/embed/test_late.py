@@ -16,6 +16,8 @@ from qa.embed.late import (
     shifted_offsets,
     token_span,
 )
+from qa.errors import ConfigError
+from qa.pipeline import CLAUSE_LAYERS
 
 # Offsets as the bundled tokenizer reports them for "passage: " + text (content tokens only):
 # a "▁word" token covers the space before its word.
@@ -230,3 +232,19 @@ def test_split_refuses_more_layers_than_the_model_has(embedder: Embedder, layers
     late = _span_embedder(embedder)
     with pytest.raises(ValueError, match="clause_layers"):
         late.embed_passages_with_spans(["One. Two."], [[(0, 4), (5, 9)]], clause_layers=layers)
+
+
+def test_mapped_vectors_read_nearer_their_clause_alone(embedder: Embedder) -> None:
+    """QA_CLAUSE_VECTORS=mapped: the shipped clause map moves the vectors pooled with its clause
+    layers toward each clause embedded alone, and is refused for another layer count."""
+    late = _span_embedder(embedder)
+    text, clauses, spans = _three_clauses()
+    layers = CLAUSE_LAYERS["mapped"]
+    _, [raw] = late.embed_passages_with_spans([text], [spans], clause_layers=layers)
+    _, [mapped] = late.embed_passages_with_spans([text], [spans], layers, fitted=True)
+    alone = embedder.embed_passages(clauses)
+    assert list(np.argmax(mapped @ alone.T, axis=1)) == [0, 1, 2]
+    np.testing.assert_allclose(np.linalg.norm(mapped, axis=1), 1.0, atol=1e-5)
+    assert np.mean(np.sum(mapped * alone, axis=1)) > np.mean(np.sum(raw * alone, axis=1))
+    with pytest.raises(ConfigError, match=f"{layers} clause layers"):
+        late.embed_passages_with_spans([text], [spans], clause_layers=layers + 1, fitted=True)

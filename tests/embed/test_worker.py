@@ -18,6 +18,7 @@ import pytest
 
 from qa.embed.base import Vectors, l2_normalise
 from qa.embed.worker import PassageWorker
+from qa.errors import ConfigError
 
 pytestmark = pytest.mark.integration  # each test starts child processes
 
@@ -57,8 +58,12 @@ class FakeSpanEmbedder(FakeEmbedder):
         texts: Sequence[str],
         spans: Sequence[Sequence[tuple[int, int]]],
         clause_layers: int = 0,
+        *,
+        fitted: bool = False,
     ) -> tuple[Vectors, list[Vectors]]:
-        mark = f"|{clause_layers}" if clause_layers else ""
+        if any("no map" in t for t in texts) and fitted:
+            raise ConfigError("no clause map for this model")
+        mark = (f"|{clause_layers}" if clause_layers else "") + ("|fitted" if fitted else "")
         rows = [
             _fake_vectors([t[a:b] + mark for a, b in s])
             if s
@@ -154,6 +159,21 @@ def test_span_vectors_are_pooled_in_the_child() -> None:
         np.testing.assert_array_equal(
             split[0], _fake_vectors([TEXTS[0][0:4] + "|4", TEXTS[0][5:9] + "|4"])
         )
+        _, mapped = worker.embed_passages_with_spans(TEXTS[:1], [[(0, 4)]], 2, fitted=True)
+        np.testing.assert_array_equal(mapped[0], _fake_vectors([TEXTS[0][0:4] + "|2|fitted"]))
+    finally:
+        worker.close()
+
+
+def test_the_childs_own_errors_keep_their_type() -> None:
+    """A ConfigError in the child (a clause map for another model) reaches the caller as a
+    ConfigError, so the API and the CLI report it as one; the child keeps serving."""
+    worker = PassageWorker(FakeSpanEmbedder, FakeEmbedder(), idle_s=5)
+    try:
+        with pytest.raises(ConfigError, match="no clause map"):
+            worker.embed_passages_with_spans(["no map here"], [[(0, 2)]], 2, fitted=True)
+        _, rows = worker.embed_passages_with_spans(["no map here"], [[(0, 2)]], 2)
+        np.testing.assert_array_equal(rows[0], _fake_vectors(["no|2"]))
     finally:
         worker.close()
 
