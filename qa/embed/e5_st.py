@@ -37,7 +37,12 @@ import numpy.typing as npt
 
 from qa.embed.base import BUNDLED_MODEL_ID, Embedder, Vectors, l2_normalise
 from qa.embed.clause_map import ClauseMap, load_clause_map
-from qa.embed.export import MANIFEST, NORMALISATION_MAP, bundled_model_path, load_bert_body
+from qa.embed.export import (
+    NORMALISATION_MAP,
+    bundled_model_path,
+    export_sha256,
+    load_bert_body,
+)
 from qa.embed.late import (
     Span,
     clause_attention,
@@ -218,8 +223,7 @@ class BundledE5Embedder:
             # Applied per character before the tokenizer: its own charsmap normaliser works
             # per grapheme and can drop a combining mark that follows a mapped character.
             self._table = {int(cp): target for cp, target in norm.items()}
-            manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-            self._base_sha256 = str(manifest["source_sha256"])
+            self._base_sha256 = export_sha256(folder)
             self._loaded = True
 
     def embed_queries(self, texts: Sequence[str]) -> Vectors:

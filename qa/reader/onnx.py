@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from qa.embed.export import export_in_child, word_table
+from qa.embed.export import export_in_child, export_sha256, word_table
 from qa.embed.ort import cpu_session
 from qa.reader.features import MASKED
 from qa.reader.infer import Flags, Ids, Logits, TrainedReader, load_tokenizer
@@ -29,7 +29,6 @@ from qa.reader.manifest import (
     ADAPTER_FILE,
     MANIFEST_FILE,
     WEIGHTS_DIR,
-    base_sha256,
     check_base,
     read_manifest,
 )
@@ -92,7 +91,7 @@ def load_onnx_reader(
 
     manifest = read_manifest(weights)
     check_base(manifest, model_dir)
-    target = export_path(model_dir.parent, weights, base_sha256(model_dir))
+    target = export_path(model_dir.parent, weights, export_sha256(model_dir))
     if not target.exists():
         args = [str(model_dir), str(weights), str(target)]
         export_in_child("qa.reader.onnx_export", args, target, "the span reader")

@@ -18,6 +18,7 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
+from qa.embed.export import export_sha256
 from qa.reader.data import read_jsonl
 from qa.reader.evaluate import evaluate_reader
 from qa.reader.features import (
@@ -32,7 +33,7 @@ from qa.reader.features import (
 )
 from qa.reader.infer import TrainedReader, batch_arrays, load_tokenizer
 from qa.reader.lora import merge_lora
-from qa.reader.manifest import LoraConfig, ReaderManifest, base_sha256
+from qa.reader.manifest import LoraConfig, ReaderManifest
 from qa.reader.model import (
     SpanModel,
     TorchSpanLogits,
@@ -238,7 +239,7 @@ def manifest_for(options: TrainOptions, state: State, extra: dict[str, Any]) -> 
         },
         **{k: v for k, v in extra.items() if k != "batches"},
     }
-    return ReaderManifest(base_sha256(options.model_dir), options.lora, options.spec, info)
+    return ReaderManifest(export_sha256(options.model_dir), options.lora, options.spec, info)
 
 
 def _continued(init_weights: Path | None) -> dict[str, Any]:

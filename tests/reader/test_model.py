@@ -11,11 +11,11 @@ import pytest
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
+from qa.embed.export import MANIFEST  # noqa: E402
 from qa.errors import ConfigError, ReaderWeightsMismatchError  # noqa: E402
 from qa.reader.features import WindowSpec  # noqa: E402
 from qa.reader.lora import LoraLinear, add_lora, merge_lora  # noqa: E402
 from qa.reader.manifest import (  # noqa: E402
-    EXPORT_MANIFEST,
     LoraConfig,
     ReaderManifest,
     check_base,
@@ -108,7 +108,7 @@ def test_only_what_training_changes_ships(name: str, shipped: bool) -> None:
 
 def _fake_export(folder: Path, sha: str) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / EXPORT_MANIFEST).write_text(json.dumps({"source_sha256": sha}), encoding="utf-8")
+    (folder / MANIFEST).write_text(json.dumps({"source_sha256": sha}), encoding="utf-8")
     return folder
 
 
