@@ -1,13 +1,14 @@
 """Reading time per question: setups of the span reader compared alternately in one process.
 
-    python bench/reader_speed.py [--questions N] [--threads 1]
+    python bench/reader_speed.py [--questions N] [--threads 2] [--torch]
 
 Every ARCD question (the first N) is retrieved and its clauses ranked once; then each setup
 reads it, the setups taking turns question by question, so a busy machine slows them alike.
-Setups: "old" (torch dynamic int8, the top two windows in one batched pass), "torch-seq"
-(torch int8, the lead window first and the second only when unsure), "onnx-seq" (the same on
-ONNX Runtime int8: today's default). Prints per setup the median, p90 and p99 of read_span's
-time in ms and windows read per question, and each median as a ratio to "old".
+Setups: "onnx-sleep" (ONNX Runtime int8, idle threads sleep at once), "onnx-spin" (the same
+session with idle threads spinning a moment first: today's default), and with --torch
+"torch-seq" (torch dynamic int8). Each reads the lead window first and the others only when
+unsure. Prints per setup the median, p90 and p99 of read_span's time in ms and windows read
+per question, and each median as a ratio to "onnx-sleep".
 """
 
 from __future__ import annotations
@@ -32,21 +33,28 @@ from qa.answer.readers import load_span_scorer
 from qa.answer.reading import ReadingShape, SpanCandidateLike, SpanScorer, read_span
 from qa.backends import open_pipeline
 from qa.config import Settings
+from qa.embed.export import bundled_model_path, export_sha256, word_table
 from qa.evaluate import load_eval_file
 from qa.pipeline import PipelineOptions
+from qa.reader.infer import TrainedReader, load_tokenizer
+from qa.reader.manifest import WEIGHTS_DIR, read_manifest
+from qa.reader.onnx import THREADS, OnnxSpanLogits, export_path, open_session
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--index-dir", type=Path, default=Path("bench/results/answer-index/arcd"))
     parser.add_argument("--questions", type=int, default=100)
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=THREADS)
+    parser.add_argument("--torch", action="store_true", help="also torch dynamic int8")
     args = parser.parse_args()
-    settings = Settings()
-    cache = settings.model_cache_dir
-    torch_int8 = load_span_scorer("on", cache, args.threads, "int8", "torch")
-    onnx_int8 = load_span_scorer("on", cache, args.threads, "int8", "onnx")
-    assert torch_int8 is not None and onnx_int8 is not None
+    cache = Settings().model_cache_dir
+    assert cache is not None
+    readers = {name: _onnx_reader(cache, args.threads, spin) for name, spin in SPINS.items()}
+    if args.torch:
+        torch_int8 = load_span_scorer("on", cache, args.threads, "int8", "torch")
+        assert torch_int8 is not None
+        readers["torch-seq"] = torch_int8
     pipeline = open_pipeline(PipelineOptions(index_dir=args.index_dir, reader="off"))
     arcd = load_eval_file(ARCD)
     known = {d.id for d in pipeline.list_documents()}
@@ -64,9 +72,7 @@ def main() -> None:
     calibration = load_calibration()
     priors = (calibration.passage_weight, calibration.clause_weight)
     setups: dict[str, tuple[SpanScorer, ReadingShape]] = {
-        "old": (torch_int8, ReadingShape(confident_margin=None)),
-        "torch-seq": (torch_int8, ReadingShape()),
-        "onnx-seq": (onnx_int8, ReadingShape()),
+        name: (reader, ReadingShape()) for name, reader in readers.items()
     }
     times: dict[str, list[float]] = {name: [] for name in setups}
     windows: dict[str, int] = dict.fromkeys(setups, 0)
@@ -80,18 +86,30 @@ def main() -> None:
             read_span(question, retrieval, choice, counted, shape, *priors)
             times[name].append(1000 * (time.perf_counter() - started))
             windows[name] += counted.texts
-    old = float(np.median(times["old"]))
+    old = float(np.median(times["onnx-sleep"]))
     report = {
         name: {
             "median_ms": round(float(np.median(t)), 1),
             "p90_ms": round(float(np.percentile(t, 90)), 1),
             "p99_ms": round(float(np.percentile(t, 99)), 1),
             "windows_per_q": round(windows[name] / max(1, len(prepared)), 2),
-            "median_vs_old": round(float(np.median(t)) / old, 2),
+            "median_vs_sleep": round(float(np.median(t)) / old, 2),
         }
         for name, t in times.items()
     }
     print(json.dumps({"questions": len(prepared), **report}, indent=2))
+
+
+SPINS = {"onnx-sleep": False, "onnx-spin": True}
+
+
+def _onnx_reader(cache: Path, threads: int, spin: bool) -> TrainedReader:
+    """The shipped reader on ONNX Runtime int8, its idle threads spinning or not."""
+    assert load_span_scorer("on", cache, threads, "int8", "onnx") is not None  # the export
+    model_dir = bundled_model_path(cache)
+    target = export_path(model_dir.parent, WEIGHTS_DIR, export_sha256(model_dir))
+    logits = OnnxSpanLogits(open_session(target, threads, spin), word_table(model_dir))
+    return TrainedReader(logits, load_tokenizer(model_dir), read_manifest(WEIGHTS_DIR).spec)
 
 
 class _Counting:

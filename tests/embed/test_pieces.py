@@ -36,6 +36,11 @@ def test_graphemes(text: str, clusters: list[str]) -> None:
         ("a\x01b", "ab", (0, 2), (1, 3)),  # a dropped character leaves no trace
         ("\r\nb", "▁b", (0, 2), (1, 3)),  # "\r\n" is one cluster: mapped as its first character
         ("ﻻُx", "لاx", (0, 1, 2), (1, 2, 3)),  # two for two: one to one, as tokenizers aligns
+        # nothing mapped: the shortcut, which must agree with the rows above
+        ("ab", "ab", (0, 1), (1, 2)),
+        (" a  b ", "▁a▁b▁", (0, 1, 3, 4, 5), (1, 2, 4, 5, 6)),
+        ("مَد x", "مَد▁x", (0, 1, 2, 3, 4), (1, 2, 3, 4, 5)),
+        ("", "", (), ()),
     ],
 )
 def test_normalize_keeps_each_character_s_source(
@@ -43,6 +48,15 @@ def test_normalize_keeps_each_character_s_source(
 ) -> None:
     norm = normalize(text, MAPPING)
     assert (norm.text, norm.starts, norm.ends) == (normalized, starts, ends)
+
+
+@pytest.mark.parametrize("text", ["a  b", " مَد́ x ", "x"])
+def test_unmapped_text_normalises_as_if_mapped_one_to_one(text: str) -> None:
+    """The shortcut for text with nothing to map gives what the general path gives when each
+    character maps to itself alone."""
+    shortcut = normalize(text, MAPPING, offset=7)
+    general = normalize(text, {ch: ch for ch in text}, offset=7, per_grapheme=False)
+    assert shortcut == general
 
 
 def test_words_start_at_each_space_mark() -> None:
