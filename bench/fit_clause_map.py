@@ -21,6 +21,7 @@ import json
 import random
 import sys
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +39,12 @@ from qa.embed.clause_map import (  # noqa: E402
 )
 from qa.embed.e5_st import BundledE5Embedder  # noqa: E402
 from qa.pipeline import CLAUSE_LAYERS  # noqa: E402
-from qa.text.chunk import ChunkingConfig, chunk_document, with_title  # noqa: E402
+from qa.text.chunk import (  # noqa: E402
+    ChunkingConfig,
+    chunk_document,
+    clause_spans_in_titled,
+    with_title,
+)
 
 ARABIC_SOURCES = ("tydiqa-goldp-ar-dev", "xquad")
 ENGLISH_SOURCES = ("tydiqa-goldp-en-train",)
@@ -80,10 +86,7 @@ def clause_pairs(
             )
         ]
         inputs = [with_title(p) for p in passages]
-        spans = [
-            [(len(t) - len(p.text) + c.start, len(t) - len(p.text) + c.end) for c in p.clauses]
-            for t, p in zip(inputs, passages, strict=True)
-        ]
+        spans = [clause_spans_in_titled(p) for p in passages]
         _, rows = embedder.embed_passages_with_spans(inputs, spans, layers)
         pooled += [r for r in rows if len(r)]
         alone += [p.text[c.start : c.end] for p in passages for c in p.clauses]
@@ -150,7 +153,7 @@ def main() -> None:
         "how": "bench/fit_clause_map.py",
         **report,
     }
-    save_clause_map(args.out, ClauseMap(weights, layers, base_sha, info))
+    save_clause_map(args.out, replace(clause_map, info=info))
     print(json.dumps(report, indent=2))
     print(f"wrote {args.out}")
 

@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from qa.answer.readers import load_span_scorer
 from qa.answer.reading import ReadingShape, SpanCandidateLike, SpanScorer
 from qa.config import Settings
+from qa.domain import AskResult
 from qa.evaluate import EvalQuestion, evaluate, load_eval_file
 from qa.pipeline import Pipeline, PipelineOptions, documents_from_paths
 
@@ -148,7 +149,17 @@ def main() -> None:
             pipeline, questions = open_set(set_name, args.index_root, scorer, settings)
             pipeline._reading = ReadingShape(**overrides)  # type: ignore[arg-type]
             questions = [q for i, q in enumerate(questions) if i % args.every == 0]
-            report = evaluate(lambda q, p=pipeline: p.ask(q, top_k=10), questions)
+            tokens: list[int] = []
+
+            def ask(
+                q: str, p: Pipeline = pipeline, s: CountingScorer = scorer, t: list[int] = tokens
+            ) -> AskResult:
+                before = s.tokens
+                result = p.ask(q, top_k=10)
+                t.append(s.tokens - before)
+                return result
+
+            report = evaluate(ask, questions)
             asked = max(1, len(questions))
             answerable = [r for r in report.results if r.answerable]
             answered = sum(1 for r in answerable if r.answer is not None)
@@ -166,6 +177,7 @@ def main() -> None:
                 "reads_per_q": round(scorer.calls / asked, 2),
                 "texts_per_q": round(scorer.texts / asked, 2),
                 "tokens_per_q": round(scorer.tokens / asked, 1),
+                "tokens_p50": sorted(tokens)[len(tokens) // 2] if tokens else 0,
                 "read_ms_per_q": round(1000 * scorer.seconds / asked, 1),
                 "read_ms_p50": round(1000 * per_call[len(per_call) // 2], 1),
             }

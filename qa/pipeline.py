@@ -36,7 +36,7 @@ from qa.retrieve.hybrid import Retrieval
 from qa.retrieve.view import LiveView, SearchView
 from qa.store.base import NewPassage, Store
 from qa.store.manifest import Manifest
-from qa.text.chunk import ChunkingConfig, chunk_document, with_title
+from qa.text.chunk import ChunkingConfig, chunk_document, clause_spans_in_titled, with_title
 from qa.text.query import parse_query
 
 # Texts embedded in one call while indexing in bulk: passages and clauses when clauses are
@@ -44,9 +44,10 @@ from qa.text.query import parse_query
 EMBED_GROUP_TEXTS = 256
 # Top layers the clause vectors get to themselves in one pass (qa/embed/late.py), per setting.
 # 'split' runs e5-small's top 4 of 12 layers twice: 16 layer passes over the passage's tokens
-# against about 23 for 'separate' (1.3x passages per CPU second). On ARCD its clause answers
-# matched 'separate' where 'late' (0) lost 0.03; 3 or 2 layers lost 0.009 or 0.007 MRR
-# (bench/clause_variants.py, bench/reference/clause-vectors-2026-12-01.json). 'mapped' runs 2
+# against about 23 for 'separate' (1.62x passages per second, bench/clause_vectors.py). On
+# ARCD its clause answers matched 'separate' where 'late' (0) lost 0.03; 3 or 2 layers lost
+# 0.009 or 0.007 MRR (bench/clause_variants.py, bench/reference/clause-vectors-2026-12-01.json).
+# 'mapped' runs 2
 # and maps each pooled vector by the fitted clause map (qa/embed/clause_map.py): 1.87x the
 # passages per second of 'separate' (bench/clause_vectors.py). With the reader, qa eval's F1 and
 # context accuracy stay within 0.003 of 'separate' on ARCD and gain on ARCD-XL; 1 layer was
@@ -104,7 +105,8 @@ class _Prepared:
     def texts(self, clauses_apart: bool) -> int:
         """How many texts it adds to the group's embedding call: its passages, and their
         clauses when those are embedded apart."""
-        return len(self.passages) + (sum(len(p.clauses) for p in self.passages) * clauses_apart)
+        clauses = sum(len(p.clauses) for p in self.passages) if clauses_apart else 0
+        return len(self.passages) + clauses
 
 
 @dataclass(frozen=True)
@@ -346,10 +348,7 @@ class Pipeline:
         found = {k: (known.texts[k[0]], known.clauses[k]) for k in keys if k in known.clauses}
         fresh = {k: p for k, p in zip(keys, passages, strict=True) if k not in found}
         if fresh:
-            spans = [
-                [(len(text) - len(p.text) + c.start, len(text) - len(p.text) + c.end) for c in cs]
-                for (text, cs), p in fresh.items()
-            ]
+            spans = [clause_spans_in_titled(p) for p in fresh.values()]
             vectors, rows = embedder.embed_passages_with_spans(
                 [t for t, _ in fresh], spans, clause_layers, fitted=fitted
             )

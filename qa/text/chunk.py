@@ -34,6 +34,12 @@ def with_title(passage: Passage) -> str:
     return with_title_text(passage.title, passage.text)
 
 
+def clause_spans_in_titled(passage: Passage) -> list[tuple[int, int]]:
+    """Where each of the passage's clauses lies in with_title(passage) (code points)."""
+    shift = len(with_title(passage)) - len(passage.text)
+    return [(shift + c.start, shift + c.end) for c in passage.clauses]
+
+
 def with_title_text(title: str, text: str) -> str:
     """A text prefixed with the first TITLE_CONTEXT_WORDS words of a title, if there is one."""
     title = " ".join(title.split()[:TITLE_CONTEXT_WORDS])

@@ -8,6 +8,7 @@ from qa.text.chunk import (
     TITLE_CONTEXT_WORDS,
     ChunkingConfig,
     chunk_document,
+    clause_spans_in_titled,
     passage_id,
     with_title,
 )
@@ -54,6 +55,18 @@ def test_long_titles_are_cut_for_embedding() -> None:
     assert with_title(passage).split("\n")[0].split() == ["word"] * 24
     assert TITLE_CONTEXT_WORDS == 24
     assert with_title(replace(passage, title="")) == "Body."
+
+
+@pytest.mark.parametrize("title", ["", "Title", "  a  long   title  "])
+def test_clause_spans_point_at_the_clauses_in_the_titled_text(title: str) -> None:
+    text = "First clause, and a second one. Then a sentence."
+    [passage] = chunk_document(Document(id="d", text=text, title=title), words, ChunkingConfig())
+    titled = with_title(passage)
+    spans = clause_spans_in_titled(passage)
+    assert len(spans) == len(passage.clauses) > 1
+    assert [titled[a:b] for a, b in spans] == [
+        passage.text[c.start : c.end] for c in passage.clauses
+    ]
 
 
 @pytest.mark.parametrize(("title", "window"), [("", 100), ("A five word long title", 100)])
