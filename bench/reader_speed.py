@@ -4,8 +4,8 @@
 
 Every ARCD question (the first N) is retrieved and its clauses ranked once; then each setup
 reads it, the setups taking turns question by question, so a busy machine slows them alike.
-Setups: "onnx-sleep" (ONNX Runtime int8, idle threads sleep at once), "onnx-spin" (the same
-session with idle threads spinning a moment first: today's default), and with --torch
+Setups: "onnx-sleep" (ONNX Runtime int8, idle threads sleep at once: today's default),
+"onnx-spin" (the same session with idle threads spinning a moment first), and with --torch
 "torch-seq" (torch dynamic int8). Each reads the lead window first and the others only when
 unsure. Prints per setup the median, p90 and p99 of read_span's time in ms and windows read
 per question, and each median as a ratio to "onnx-sleep".

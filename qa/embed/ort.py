@@ -6,14 +6,14 @@ from pathlib import Path
 from typing import Any
 
 
-def cpu_session(path: Path, threads: int | None = None, spin: bool = True) -> Any:
+def cpu_session(path: Path, threads: int | None = None, spin: bool = False) -> Any:
     """A session on `path` with every graph fusion and quiet logs; `threads` intra-op threads
     and one inter-op thread (None: ONNX Runtime's own). ImportError without onnxruntime.
 
-    `spin`: idle intra-op threads spin a moment before they sleep. Every session here runs one
-    question at a time (QA_QUERY_CONCURRENCY=1), and with two threads a sleeping one wakes too
-    late to help: the reader's read took 53.3 instead of 60.1 ms (p50, 200 ARCD questions,
-    alternating, `bench/reader_speed.py`); one 220-token window alone 38 vs 50 ms.
+    `spin`: idle intra-op threads spin a moment before they sleep. Off: alone in a process
+    spinning read faster (the reader's read 53.3 vs 60.1 ms p50, `bench/reader_speed.py`), but
+    served beside its HTTP handling and clients on 2 cores it took their CPU: `/v1/ask` with the
+    reader p50 101 vs 58 ms, 208 vs 112 CPU ms a request (`bench/run.py --only service`).
     """
     import onnxruntime
 

@@ -74,7 +74,7 @@ class OnnxSpanLogits:
         return out[..., 0], out[..., 1]
 
 
-def open_session(path: Path, threads: int | None, spin: bool = True) -> Any:
+def open_session(path: Path, threads: int | None, spin: bool = False) -> Any:
     """The reader's ONNX Runtime session on `path` (THREADS threads unless told)."""
     return cpu_session(path, threads or THREADS, spin)
 
