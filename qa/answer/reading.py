@@ -17,6 +17,7 @@ from qa.answer.extractive import ClauseChoice, grow
 from qa.answer.span import cap_words, clause_at, context_bounds, fill_words, tidy, words_in
 from qa.domain import Answer, Context, Passage
 from qa.retrieve.hybrid import Retrieval
+from qa.text.normalize import tokens
 
 
 class SpanCandidateLike(Protocol):
@@ -227,6 +228,12 @@ def _proposals(
     return out
 
 
+def _says_something(retrieval: Retrieval, proposal: _Proposal) -> bool:
+    """True when the proposal holds a word that is not a function word."""
+    text = retrieval.candidates[proposal.window.candidate].passage.text
+    return bool(tokens(text[proposal.start : proposal.end], stem=False))
+
+
 def _confident(proposals: Sequence[_Proposal], shape: ReadingShape) -> bool:
     """True when the first window's best short span clears its no-answer score by the margin."""
     if shape.confident_margin is None:
@@ -302,6 +309,9 @@ def read_span(
     if read < len(windows) and not _confident(ranked, shape):
         rest = model.read(question, texts[read:], shape.top_n, shape.max_answer_tokens)
         ranked += _proposals(rest, windows[read:], retrieval, clauses, shape, priors)
+    # Function words alone ("لم", "the") answer nothing; they still count as the reader's
+    # evidence above, which decides how much is read.
+    ranked = [p for p in ranked if _says_something(retrieval, p)]
     if not ranked:
         return None
     chosen = pick_short(ranked)

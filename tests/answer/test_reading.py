@@ -249,6 +249,19 @@ def test_punctuation_only_spans_are_skipped_and_margins_reported() -> None:
     assert choice.score == 2.0 and choice.null_score == 0.5 and choice.margin == 1.5
 
 
+@pytest.mark.parametrize(
+    ("wanted", "text"),
+    [
+        ([("في", 9.0), ("الدعم الواسع", 2.0)], "الدعم الواسع"),  # "in" alone
+        ([("from", 9.0), ("23 December", 2.0)], "23 December"),
+        ([("في المجتمع", 9.0), ("الدعم", 2.0)], "في المجتمع"),  # a function word with content
+    ],
+)
+def test_function_words_alone_are_no_answer(wanted: list[tuple[str, float]], text: str) -> None:
+    choice = _read(FakeReader(wanted))
+    assert choice is not None and choice.answer.text == text
+
+
 def test_nothing_proposed_means_no_choice() -> None:
     assert _read(FakeReader([])) is None
 
