@@ -19,7 +19,32 @@ if TYPE_CHECKING:  # imported for annotations only: the environment below must c
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 # The torch engine exports the bundled model once per test session, never into the home folder.
-_MODEL_CACHE = tempfile.mkdtemp(prefix="qa-model-cache-")
+# The folder is named after this process so that a later session can remove the folders of
+# sessions that were killed before their own cleanup ran: 244 of them (58 GB) once filled the
+# disk that CI then ran on.
+_CACHE_PREFIX = "qa-model-cache-"
+
+
+def _remove_orphaned_caches(tmp: Path) -> None:
+    """Remove the model caches of test sessions whose process is gone."""
+    for folder in tmp.glob(f"{_CACHE_PREFIX}*-*"):
+        pid = folder.name[len(_CACHE_PREFIX) :].split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+_remove_orphaned_caches(Path(tempfile.gettempdir()))
+_MODEL_CACHE = tempfile.mkdtemp(prefix=f"{_CACHE_PREFIX}{os.getpid()}-")
 os.environ["QA_MODEL_CACHE_DIR"] = _MODEL_CACHE  # inherited by servers the tests start
 
 ROOT = Path(__file__).resolve().parent.parent
