@@ -5,11 +5,14 @@
 Every seed question and every ARCD and ARCD-XL question of the articles the reader never
 trained on (`--held-out`, written by `qa reader data`) is asked against two half-indexes
 (documents split by a hash of their id, as bench/calibrate.py does), so each is asked once
-where its document is present and once where it is absent. The reader reads each once; then
+where its document is present and once where it is absent; so is every English question of
+XQuAD's training articles (`--bilingual`), over those articles in English and Arabic (halves
+of whole articles, each with its translation). The reader reads each once; then
 1. the ranking priors (ReaderCalibration.passage_weight and clause_weight) are the grid
    values with the best mean of token F1 and context accuracy of the in-corpus answers;
-2. per script group (question in the passages' script or not) a logistic regression on the
-   reader evidence (margin, score, retrieval logit) separates in-corpus from out-of-corpus;
+2. per calibration group (question in another script than the passages; same script, Latin
+   question; same script, other questions) a logistic regression on the reader evidence
+   (margin, score, retrieval logit) separates in-corpus from out-of-corpus;
 3. its cut is the one answering most in-corpus questions while abstaining on at least
    --abstain-same / --abstain-cross of the out-of-corpus ones, on held-out halves.
 Run it again whenever the reader's weights change.
@@ -31,14 +34,16 @@ sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from calibrate import fit_logistic, split_halves
-from features import ARCD, ARCD_XL, Asked, ask_all, half, open_index
+from features import ARCD, ARCD_XL, Asked, ask_all, half, open_bilingual, open_index
 
 from qa.answer.abstain import Abstainer, Logistic, gather_evidence
 from qa.answer.extractive import ClauseChoice, ClauseModel, choose_clause, is_cross_script
 from qa.answer.reader_abstain import (
     CALIBRATION_FILE,
     READER_EVIDENCE,
+    CalibrationGroup,
     ReaderCalibration,
+    calibration_group,
     reader_evidence,
     write_calibration,
 )
@@ -128,10 +133,21 @@ def quality(reads: list[Read], chosen: list[SpanChoice | None]) -> float:
     return float(np.mean(scores)) if scores else 0.0
 
 
+def trade_off(probabilities: np.ndarray, y: np.ndarray, cut: float) -> dict[str, float]:
+    """Shares of negatives abstained on and positives answered at a cut."""
+    abstained = float(np.mean(probabilities[y == 0] < cut)) if (y == 0).any() else 1.0
+    answered = float(np.mean(probabilities[y == 1] >= cut)) if (y == 1).any() else 0.0
+    return {"negatives_abstained": abstained, "positives_answered": answered}
+
+
 def fit_group(
-    x: np.ndarray, y: np.ndarray, min_abstained: float
+    x: np.ndarray, y: np.ndarray, min_abstained: float, scripts: np.ndarray
 ) -> tuple[Logistic, float, dict[str, object]]:
-    """Logistic model, chosen cut and the held-out trade-off table of one script group."""
+    """Logistic model, chosen cut and the held-out trade-off table of one script group.
+
+    `scripts` (the question's script, per row) splits the trade-off at the cut, so that a group
+    pooling Arabic and English questions shows what each gets.
+    """
     probabilities = np.zeros(len(y))
     for train, test in (split_halves(len(y)), split_halves(len(y))[::-1]):
         b, w = fit_logistic(x[train], y[train])
@@ -139,11 +155,9 @@ def fit_group(
     table = {}
     best_cut, best_answered = CUTS[-1], -1.0
     for cut in CUTS:
-        abstained = float(np.mean(probabilities[y == 0] < cut)) if (y == 0).any() else 1.0
-        answered = float(np.mean(probabilities[y == 1] >= cut)) if (y == 1).any() else 0.0
-        table[str(cut)] = {"negatives_abstained": abstained, "positives_answered": answered}
-        if abstained >= min_abstained and answered > best_answered:
-            best_cut, best_answered = cut, answered
+        table[str(cut)] = at = trade_off(probabilities, y, cut)
+        if at["negatives_abstained"] >= min_abstained and at["positives_answered"] > best_answered:
+            best_cut, best_answered = cut, at["positives_answered"]
     bias, w = fit_logistic(x, y)
     model = Logistic(round(bias, 4), tuple(round(float(v), 4) for v in w))
     report = {
@@ -151,6 +165,13 @@ def fit_group(
         "negatives": int(len(y) - y.sum()),
         "cut": best_cut,
         "held_out_at_cut": table[str(best_cut)],
+        "held_out_at_cut_by_question_script": {
+            script: {
+                "rows": int((scripts == script).sum()),
+                **trade_off(probabilities[scripts == script], y[scripts == script], best_cut),
+            }
+            for script in sorted(set(scripts.tolist()))
+        },
         "held_out_by_cut": table,
     }
     return model, best_cut, report
@@ -183,6 +204,13 @@ def main() -> None:
         default=Path("data/reader"),
         help="`qa reader data` output: ARCD questions the reader trained on are left out",
     )
+    parser.add_argument(
+        "--bilingual",
+        type=Path,
+        default=Path("data/reader/xquad-bilingual-train.json"),
+        help="`qa reader data`'s XQuAD training articles in English and Arabic: English "
+        "questions over English passages (skipped when the file is missing)",
+    )
     parser.add_argument("--threads", type=int, default=None, help="torch threads of the reader")
     parser.add_argument("--precision", default=Settings().reader_precision)
     parser.add_argument("--engine", default=Settings().reader_engine, help="auto, torch or onnx")
@@ -208,6 +236,16 @@ def main() -> None:
     part_a = {d for d in docs if half(d) == 0}
     asked = ask_all(pipeline, questions, owner, part_a)
     asked += ask_all(pipeline, questions, owner, docs - part_a)
+    sources = "seed + ARCD + ARCD-XL"
+    if args.bilingual.exists():
+        bilingual, english, english_owner, english_a = open_bilingual(
+            args.index_dir.with_name(f"{args.index_dir.name}-bilingual"), args.bilingual
+        )
+        english = [q for i, q in enumerate(english) if i % args.every == 0]
+        english_docs = {d.id for d in bilingual.list_documents()}
+        asked += ask_all(bilingual, english, english_owner, english_a)
+        asked += ask_all(bilingual, english, english_owner, english_docs - english_a)
+        sources += " + XQuAD training articles in English and Arabic"
     reads = prepare(asked, ClauseModel())
     shape = ReadingShape()
     print(f"reading {len(reads)} question-halves …", file=sys.stderr)
@@ -215,37 +253,49 @@ def main() -> None:
     by_quality = {str(w): round(quality(reads, chosen), 4) for w, chosen in by_weight.items()}
     weight = max(WEIGHTS, key=lambda w: by_quality[str(w)])  # first best: smallest priors
     chosen = by_weight[weight]
-    groups = {"same_script": (False, args.abstain_same), "cross_script": (True, args.abstain_cross)}
-    models: dict[str, tuple[Logistic, float]] = {}
+    min_abstained: dict[CalibrationGroup, float] = {
+        "same_script": args.abstain_same,
+        "latin_same_script": args.abstain_same,
+        "cross_script": args.abstain_cross,
+    }
+    models: dict[CalibrationGroup, tuple[Logistic, float]] = {}
     report: dict[str, object] = {
         "f1_and_context_by_prior_weights": by_quality,
         "prior_weights": weight,
     }
-    for name, (cross, min_abstained) in groups.items():
-        rows, labels = [], []
+    for group, share in min_abstained.items():
+        rows, labels, scripts = [], [], []
         for r, span in zip(reads, chosen, strict=True):
-            if r.cross != cross:
+            if calibration_group(r.asked.query.script, r.cross) != group:
                 continue
             if span is None:  # no span at all: always an abstention, nothing to fit
                 continue
             rows.append(reader_evidence(span, r.retrieval_probability))
             labels.append(1.0 if r.asked.in_corpus and r.asked.question.answerable else 0.0)
-        if len(set(labels)) < 2:  # nothing to separate: keep "answer when the span wins"
-            models[name] = (Logistic(0.0, (1.0, 0.0, 0.0)), 0.5)
-            report[name] = {"skipped": f"{len(labels)} rows of one class"}
+            scripts.append(r.asked.query.script)
+        if len(set(labels)) < 2:  # nothing to separate
+            report[group] = {"skipped": f"{len(labels)} rows of one class"}
             continue
-        fitted, cut, group_report = fit_group(np.array(rows), np.array(labels), min_abstained)
-        models[name] = (fitted, cut)
-        report[name] = group_report
+        fitted, cut, group_report = fit_group(
+            np.array(rows), np.array(labels), share, np.array(scripts)
+        )
+        models[group] = (fitted, cut)
+        report[group] = group_report
+    # A group with nothing to separate answers when the span wins, except Latin-script
+    # same-script questions, which then fall back to the same-script model.
+    default = (Logistic(0.0, (1.0, 0.0, 0.0)), 0.5)
+    latin = models.get("latin_same_script")
     calibration = ReaderCalibration(
-        same_script=models["same_script"][0],
-        cross_script=models["cross_script"][0],
-        threshold=models["same_script"][1],
-        cross_threshold=models["cross_script"][1],
+        same_script=models.get("same_script", default)[0],
+        cross_script=models.get("cross_script", default)[0],
+        threshold=models.get("same_script", default)[1],
+        cross_threshold=models.get("cross_script", default)[1],
         passage_weight=weight[0],
         clause_weight=weight[1],
         source=f"bench/calibrate_reader.py, {time.strftime('%Y-%m-%d %H:%M')}, "
-        f"{len(reads)} question-halves of seed + ARCD + ARCD-XL; evidence {READER_EVIDENCE}",
+        f"{len(reads)} question-halves of {sources}; evidence {READER_EVIDENCE}",
+        latin_same_script=latin[0] if latin else None,
+        latin_threshold=latin[1] if latin else None,
     )
     write_calibration(calibration, args.out)
     report["calibration"] = calibration.as_dict()

@@ -73,6 +73,31 @@ def open_index(
     return pipeline, seed_set.questions + arcd.questions + cross, owner
 
 
+def open_bilingual(
+    index_dir: Path, file: Path
+) -> tuple[Pipeline, list[EvalQuestion], dict[str, str], set[str]]:
+    """An English + Arabic XQuAD index (`qa reader data`'s xquad-bilingual-*.json, built when
+    missing), its English questions, question → English document, and one half of the
+    documents: whole articles, each English one with its Arabic twin, so that a question asked
+    where its article is absent cannot be answered from the translation either.
+    """
+    options = PipelineOptions(
+        index_dir=index_dir, model_cache_dir=Path.home() / ".cache" / "qa" / "models"
+    )
+    pipeline = open_pipeline(options)
+    data = load_eval_file(file)
+    known = {d.id for d in pipeline.list_documents()}
+    missing = [d for d in data.documents if d.id not in known]
+    if missing:
+        pipeline.add_documents(missing)
+    owner = {}
+    for q in data.questions:
+        owner[q.id] = next(d.id for d in data.documents if q.gold_texts[0] in d.text)
+    # the file lists each English article followed by its Arabic twin
+    part_a = {d.id for i, d in enumerate(data.documents) if (i // 2) % 2 == 0}
+    return pipeline, data.questions, owner, part_a
+
+
 def half(document_id: str) -> int:
     """A stable split of documents into two halves."""
     return hashlib.sha1(document_id.encode()).digest()[0] % 2

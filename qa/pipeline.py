@@ -14,7 +14,13 @@ import numpy as np
 from qa.answer.abstain import Abstainer, gather_evidence
 from qa.answer.extractive import ClauseChoice, ClauseModel, choose_clause, is_cross_script
 from qa.answer.reader import SpanReader, narrow
-from qa.answer.reader_abstain import ReaderCalibration, load_calibration, reader_evidence
+from qa.answer.reader_abstain import (
+    CalibrationGroup,
+    ReaderCalibration,
+    calibration_group,
+    load_calibration,
+    reader_evidence,
+)
 from qa.answer.readers import load_span_scorer
 from qa.answer.reading import ReadingShape, SpanScorer, read_span
 from qa.background import background_vectors
@@ -478,8 +484,9 @@ class Pipeline:
             confidence = self._abstainer.probability(evidence, cross)
             first = choice.answer.passage_id
             if span_scorer is not None:
+                group = calibration_group(query.script, cross)
                 answer, confidence, first = self._read(
-                    question, retrieval, choice, span_scorer, confidence, cross, timings
+                    question, retrieval, choice, span_scorer, confidence, group, timings
                 )
             elif confidence >= self._abstainer.cut(cross):
                 answer = replace(choice.answer, score=confidence)
@@ -498,7 +505,7 @@ class Pipeline:
         choice: ClauseChoice,
         span_scorer: SpanScorer,
         retrieval_probability: float,
-        cross: bool,
+        group: CalibrationGroup,
         timings: Timings,
     ) -> tuple[Answer | None, float, str]:
         """The span reader's answer (or None: abstain), its probability, the answering passage."""
@@ -510,16 +517,16 @@ class Pipeline:
             retrieval,
             choice,
             span_scorer,
-            self._reading.for_script(cross),
+            self._reading.for_script(group == "cross_script"),
             calibration.passage_weight,
             calibration.clause_weight,
         )
         timings.read = time.perf_counter() - started
         if span is None:
             return None, 0.0, choice.answer.passage_id
-        confidence = calibration.probability(reader_evidence(span, retrieval_probability), cross)
+        confidence = calibration.probability(reader_evidence(span, retrieval_probability), group)
         cut = self.options.abstain_threshold
-        answered = confidence >= (cut if cut is not None else calibration.cut(cross))
+        answered = confidence >= (cut if cut is not None else calibration.cut(group))
         answer = replace(span.answer, score=confidence) if answered else None
         return answer, confidence, span.answer.passage_id
 

@@ -217,16 +217,19 @@ def convert_xquad(by_lang: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def bilingual_heldout(by_lang: dict[str, Any]) -> dict[str, Any]:
-    """XQuAD's held-out articles in English and in Arabic, the English questions on the English.
+def bilingual(by_lang: dict[str, Any], split: str) -> dict[str, Any]:
+    """XQuAD's articles of one split in English and in Arabic, the English questions on the English.
 
-    A corpus holding the same articles in both languages, for `qa eval` to judge English
-    questions answered from English passages while the Arabic translations compete.
+    A corpus holding the same articles in both languages: held out, for `qa eval` to judge
+    English questions answered from English passages while the Arabic translations compete;
+    the training articles, for bench/calibrate_reader.py to fit abstention on English passages
+    (the reader trained on these questions over the Arabic paragraphs, never the English ones).
+    Each English article is followed by its Arabic twin.
     """
     articles: list[dict[str, Any]] = []
     pairs = zip(by_lang["en"]["data"], by_lang["ar"]["data"], strict=True)
     for index, (english, arabic) in enumerate(pairs):
-        if xquad_split(index) != "heldout":
+        if xquad_split(index) != split:
             continue
         articles.append(english)
         articles.append(
@@ -235,7 +238,7 @@ def bilingual_heldout(by_lang: dict[str, Any]) -> dict[str, Any]:
                 "paragraphs": [{"context": p["context"], "qas": []} for p in arabic["paragraphs"]],
             }
         )
-    return {"version": "xquad-bilingual-heldout", "data": articles}
+    return {"version": f"xquad-bilingual-{split}", "data": articles}
 
 
 def _context_key(context: str) -> str:
@@ -310,8 +313,9 @@ def prepare(mirror: Path | None, root: Path, out_dir: Path, seed: int = 0) -> di
     """Write train.jsonl and heldout.jsonl (shuffled, seeded) and summary.json into out_dir.
 
     The project's own eval files that training partly reads are also written cut to their
-    held-out articles (`<source>-heldout.json`), for `qa eval` to judge the system on, and so
-    is XQuAD's held-out part as an English and Arabic corpus with English questions.
+    held-out articles (`<source>-heldout.json`), for `qa eval` to judge the system on, and
+    XQuAD's two parts as English and Arabic corpora with English questions
+    (`xquad-bilingual-{train,heldout}.json`).
     """
     files, xquad = read_all(mirror, root)
     rows, summary = build_dataset(files, xquad)
@@ -320,9 +324,10 @@ def prepare(mirror: Path | None, root: Path, out_dir: Path, seed: int = 0) -> di
         part = [r for r in rows if r["split"] == split]
         rng.shuffle(part)
         write_jsonl(part, out_dir / f"{split}.jsonl")
-    (out_dir / "xquad-bilingual-heldout.json").write_text(
-        json.dumps(bilingual_heldout(xquad), ensure_ascii=False), encoding="utf-8"
-    )
+    for split in ("train", "heldout"):
+        (out_dir / f"xquad-bilingual-{split}.json").write_text(
+            json.dumps(bilingual(xquad, split), ensure_ascii=False), encoding="utf-8"
+        )
     for source in SOURCES:
         if source.repo is None and source.heldout_every is not None:
             cut = heldout_articles(source, files[source.name])

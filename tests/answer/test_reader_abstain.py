@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,9 @@ from qa.answer.abstain import Logistic
 from qa.answer.reader_abstain import (
     CALIBRATION_FILE,
     READER_EVIDENCE,
+    CalibrationGroup,
     ReaderCalibration,
+    calibration_group,
     load_calibration,
     logit,
     reader_evidence,
@@ -28,6 +31,9 @@ MARGIN_ONLY = ReaderCalibration(
     threshold=0.5,
     cross_threshold=0.5,
 )
+WITH_LATIN = replace(
+    MARGIN_ONLY, latin_same_script=Logistic(2.0, (1.0, 0.0, 0.0)), latin_threshold=0.3
+)
 
 
 def _choice(score: float, null: float) -> SpanChoice:
@@ -41,22 +47,53 @@ def test_the_shipped_calibration_loads() -> None:
 
 
 @pytest.mark.parametrize(
-    ("score", "null", "cross", "answered"),
+    ("score", "null", "group", "answered"),
     [
-        (6.0, 1.0, False, True),  # margin 5: p 0.99
-        (1.0, 6.0, False, False),  # margin -5: p 0.007
-        (1.5, 1.0, False, True),  # margin 0.5: p 0.62, just above the cut
-        (1.0, 1.5, False, False),  # margin -0.5: p 0.38, just below
-        (2.5, 1.0, True, False),  # cross-script: bias -2 makes margin 1.5 too little
-        (4.5, 1.0, True, True),  # margin 3.5 - 2 = 1.5: p 0.82
+        (6.0, 1.0, "same_script", True),  # margin 5: p 0.99
+        (1.0, 6.0, "same_script", False),  # margin -5: p 0.007
+        (1.5, 1.0, "same_script", True),  # margin 0.5: p 0.62, just above the cut
+        (1.0, 1.5, "same_script", False),  # margin -0.5: p 0.38, just below
+        (2.5, 1.0, "cross_script", False),  # bias -2 makes margin 1.5 too little
+        (4.5, 1.0, "cross_script", True),  # margin 3.5 - 2 = 1.5: p 0.82
+        (1.0, 2.0, "latin_same_script", False),  # no Latin model: the same-script one judges
     ],
 )
 def test_abstention_on_both_sides_of_the_cut(
-    score: float, null: float, cross: bool, answered: bool
+    score: float, null: float, group: CalibrationGroup, answered: bool
 ) -> None:
     evidence = reader_evidence(_choice(score, null), retrieval_probability=0.5)
-    probability = MARGIN_ONLY.probability(evidence, cross)
-    assert (probability >= MARGIN_ONLY.cut(cross)) is answered
+    probability = MARGIN_ONLY.probability(evidence, group)
+    assert (probability >= MARGIN_ONLY.cut(group)) is answered
+
+
+@pytest.mark.parametrize(
+    ("score", "null", "group", "answered"),
+    [
+        (1.0, 2.0, "latin_same_script", True),  # margin -1 + bias 2: p 0.73 >= 0.3
+        (1.0, 4.0, "latin_same_script", False),  # margin -3 + 2: p 0.27 < 0.3
+        (1.0, 2.0, "same_script", False),  # Arabic questions keep their own model
+    ],
+)
+def test_latin_questions_have_their_own_model_and_cut(
+    score: float, null: float, group: CalibrationGroup, answered: bool
+) -> None:
+    evidence = reader_evidence(_choice(score, null), retrieval_probability=0.5)
+    probability = WITH_LATIN.probability(evidence, group)
+    assert (probability >= WITH_LATIN.cut(group)) is answered
+
+
+@pytest.mark.parametrize(
+    ("script", "cross", "group"),
+    [
+        ("arabic", False, "same_script"),
+        ("other", False, "same_script"),
+        ("latin", False, "latin_same_script"),
+        ("latin", True, "cross_script"),
+        ("arabic", True, "cross_script"),
+    ],
+)
+def test_calibration_group(script: str, cross: bool, group: str) -> None:
+    assert calibration_group(script, cross) == group
 
 
 def test_evidence_order_and_logit() -> None:
@@ -65,10 +102,11 @@ def test_evidence_order_and_logit() -> None:
     assert math.isfinite(logit(0.0)) and math.isfinite(logit(1.0))
 
 
-def test_write_then_load_round_trips(tmp_path: Path) -> None:
+@pytest.mark.parametrize("calibration", [MARGIN_ONLY, WITH_LATIN])
+def test_write_then_load_round_trips(tmp_path: Path, calibration: ReaderCalibration) -> None:
     path = tmp_path / "calibration.json"
-    write_calibration(MARGIN_ONLY, path)
-    assert load_calibration(path) == MARGIN_ONLY
+    write_calibration(calibration, path)
+    assert load_calibration(path) == calibration
 
 
 @pytest.mark.parametrize(
@@ -78,6 +116,8 @@ def test_write_then_load_round_trips(tmp_path: Path) -> None:
         {"same_script": {"bias": 0, "weights": [1, 2]}},
         {"threshold": "high"},
         {"cross_script": None},
+        {"latin_same_script": {"bias": 0, "weights": [1, 0, 0]}},  # without its threshold
+        {"latin_threshold": 0.3},  # without its model
     ],
 )
 def test_a_malformed_calibration_is_a_configuration_error(

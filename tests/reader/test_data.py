@@ -11,7 +11,7 @@ import pytest
 from qa.reader.data import (
     SOURCES,
     Source,
-    bilingual_heldout,
+    bilingual,
     convert,
     drop_overlap,
     heldout_articles,
@@ -123,10 +123,11 @@ def test_prepare_writes_heldout_eval_files_of_the_project_sources(
     assert not (tmp_path / "out" / "remote-heldout.json").exists()
 
 
-def test_bilingual_heldout_pairs_english_and_arabic_articles_with_english_questions() -> None:
+def test_bilingual_pairs_english_and_arabic_articles_with_english_questions() -> None:
     english = squad(["a0", "a1", "a2", "a3", "a4"])
     arabic = squad(["ع0", "ع1", "ع2", "ع3", "ع4"])
-    data = bilingual_heldout({"en": english, "ar": arabic})
+    data = bilingual({"en": english, "ar": arabic}, "heldout")
+    assert data["version"] == "xquad-bilingual-heldout"
     assert [a["title"] for a in data["data"]] == ["a0", "ع0", "a4", "ع4"]
     questions = [
         (a["title"], q["question"]) for a in data["data"] for p in a["paragraphs"] for q in p["qas"]
@@ -135,3 +136,5 @@ def test_bilingual_heldout_pairs_english_and_arabic_articles_with_english_questi
     assert (
         data["data"][1]["paragraphs"][0]["context"] == arabic["data"][0]["paragraphs"][0]["context"]
     )
+    train = bilingual({"en": english, "ar": arabic}, "train")
+    assert [a["title"] for a in train["data"]] == ["a1", "ع1", "a2", "ع2", "a3", "ع3"]
