@@ -3,7 +3,7 @@
 The clause ranker (extractive.py) says where in each passage the answer probably is; each of
 the top passages contributes one window, its best clause grown with neighbours to about
 `window_words` words. The span model reads the ranker's passage's window first and the
-others (one batched pass) only when that one is unsure. Its span scores decide both which
+others (one call) only when that one is unsure. Its span scores decide both which
 passage answers and which words are the answer.
 """
 
@@ -41,7 +41,7 @@ class SpanCandidateLike(Protocol):
 
 
 class SpanScorer(Protocol):
-    """Reads (question, text) pairs in one batch and returns the best spans, best first.
+    """Reads (question, text) pairs in one call and returns the best spans, best first.
 
     qa.reader.infer.TrainedReader (the reader trained on the bundled model) implements it.
     """
@@ -290,7 +290,7 @@ def read_span(
     """The best span of the top passages' windows, in one or two calls of the span model.
 
     The lead window (the clause ranker's passage) is read alone first; the other windows are
-    read, in one batch, only when none of its short spans clears the no-answer score by
+    read, in one call, only when none of its short spans clears the no-answer score by
     shape.confident_margin. Candidates are ranked by span score plus two priors (0: the
     reader alone decides): `passage_weight` times the passage's fused retrieval score
     relative to the best one, and `clause_weight` times the clause ranker's score of the
