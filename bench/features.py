@@ -15,7 +15,7 @@ import numpy as np
 from qa.backends import open_pipeline
 from qa.background import background_vectors
 from qa.choices import ClauseVectors
-from qa.domain import Query
+from qa.domain import Document, Query
 from qa.evaluate import EvalQuestion, is_gold, load_eval_file
 from qa.pipeline import Pipeline, PipelineOptions, documents_from_paths
 from qa.retrieve.hybrid import HybridIndex, Retrieval
@@ -41,10 +41,8 @@ class Asked:
     idf: dict[str, float]
 
 
-def open_index(
-    index_dir: Path, clause_vectors: ClauseVectors = "separate"
-) -> tuple[Pipeline, list[EvalQuestion], dict[str, str]]:
-    """The seed + ARCD index (built when missing), every question, and question → document.
+def indexed(index_dir: Path, documents: list[Document], clause_vectors: ClauseVectors) -> Pipeline:
+    """A pipeline over index_dir holding `documents` (the missing ones are indexed now).
 
     `clause_vectors` applies when the index is built: an existing folder keeps its vectors.
     """
@@ -56,12 +54,23 @@ def open_index(
         model_cache_dir=Path.home() / ".cache" / "qa" / "models",
     )
     pipeline = open_pipeline(options)
-    seeds = documents_from_paths([SEEDS])
-    arcd = load_eval_file(ARCD)
     known = {d.id for d in pipeline.list_documents()}
-    missing = [d for d in seeds + arcd.documents if d.id not in known]
+    missing = [d for d in documents if d.id not in known]
     if missing:
         pipeline.add_documents(missing)
+    return pipeline
+
+
+def open_index(
+    index_dir: Path, clause_vectors: ClauseVectors = "separate"
+) -> tuple[Pipeline, list[EvalQuestion], dict[str, str]]:
+    """The seed + ARCD index (built when missing), every question, and question → document.
+
+    `clause_vectors` applies when the index is built: an existing folder keeps its vectors.
+    """
+    seeds = documents_from_paths([SEEDS])
+    arcd = load_eval_file(ARCD)
+    pipeline = indexed(index_dir, seeds + arcd.documents, clause_vectors)
     seed_set = load_eval_file(SEED_QUESTIONS, seeds)
     owner: dict[str, str] = {}
     for q in seed_set.questions:
@@ -81,15 +90,8 @@ def open_bilingual(
     documents: whole articles, each English one with its Arabic twin, so that a question asked
     where its article is absent cannot be answered from the translation either.
     """
-    options = PipelineOptions(
-        index_dir=index_dir, model_cache_dir=Path.home() / ".cache" / "qa" / "models"
-    )
-    pipeline = open_pipeline(options)
     data = load_eval_file(file)
-    known = {d.id for d in pipeline.list_documents()}
-    missing = [d for d in data.documents if d.id not in known]
-    if missing:
-        pipeline.add_documents(missing)
+    pipeline = indexed(index_dir, data.documents, "mapped")
     owner = {}
     for q in data.questions:
         owner[q.id] = next(d.id for d in data.documents if q.gold_texts[0] in d.text)

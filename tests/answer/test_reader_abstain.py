@@ -47,39 +47,32 @@ def test_the_shipped_calibration_loads() -> None:
 
 
 @pytest.mark.parametrize(
-    ("score", "null", "group", "answered"),
+    ("calibration", "score", "null", "group", "answered"),
     [
-        (6.0, 1.0, "same_script", True),  # margin 5: p 0.99
-        (1.0, 6.0, "same_script", False),  # margin -5: p 0.007
-        (1.5, 1.0, "same_script", True),  # margin 0.5: p 0.62, just above the cut
-        (1.0, 1.5, "same_script", False),  # margin -0.5: p 0.38, just below
-        (2.5, 1.0, "cross_script", False),  # bias -2 makes margin 1.5 too little
-        (4.5, 1.0, "cross_script", True),  # margin 3.5 - 2 = 1.5: p 0.82
-        (1.0, 2.0, "latin_same_script", False),  # no Latin model: the same-script one judges
+        (MARGIN_ONLY, 6.0, 1.0, "same_script", True),  # margin 5: p 0.99
+        (MARGIN_ONLY, 1.0, 6.0, "same_script", False),  # margin -5: p 0.007
+        (MARGIN_ONLY, 1.5, 1.0, "same_script", True),  # margin 0.5: p 0.62, just above the cut
+        (MARGIN_ONLY, 1.0, 1.5, "same_script", False),  # margin -0.5: p 0.38, just below
+        (MARGIN_ONLY, 2.5, 1.0, "cross_script", False),  # bias -2 makes margin 1.5 too little
+        (MARGIN_ONLY, 4.5, 1.0, "cross_script", True),  # margin 3.5 - 2 = 1.5: p 0.82
+        # no Latin model: the same-script one judges
+        (MARGIN_ONLY, 1.0, 2.0, "latin_same_script", False),
+        # a Latin model has its own bias and cut
+        (WITH_LATIN, 1.0, 2.0, "latin_same_script", True),  # margin -1 + bias 2: p 0.73 >= 0.3
+        (WITH_LATIN, 1.0, 4.0, "latin_same_script", False),  # margin -3 + 2: p 0.27 < 0.3
+        (WITH_LATIN, 1.0, 2.0, "same_script", False),  # Arabic questions keep their own model
     ],
 )
 def test_abstention_on_both_sides_of_the_cut(
-    score: float, null: float, group: CalibrationGroup, answered: bool
+    calibration: ReaderCalibration,
+    score: float,
+    null: float,
+    group: CalibrationGroup,
+    answered: bool,
 ) -> None:
     evidence = reader_evidence(_choice(score, null), retrieval_probability=0.5)
-    probability = MARGIN_ONLY.probability(evidence, group)
-    assert (probability >= MARGIN_ONLY.cut(group)) is answered
-
-
-@pytest.mark.parametrize(
-    ("score", "null", "group", "answered"),
-    [
-        (1.0, 2.0, "latin_same_script", True),  # margin -1 + bias 2: p 0.73 >= 0.3
-        (1.0, 4.0, "latin_same_script", False),  # margin -3 + 2: p 0.27 < 0.3
-        (1.0, 2.0, "same_script", False),  # Arabic questions keep their own model
-    ],
-)
-def test_latin_questions_have_their_own_model_and_cut(
-    score: float, null: float, group: CalibrationGroup, answered: bool
-) -> None:
-    evidence = reader_evidence(_choice(score, null), retrieval_probability=0.5)
-    probability = WITH_LATIN.probability(evidence, group)
-    assert (probability >= WITH_LATIN.cut(group)) is answered
+    probability = calibration.probability(evidence, group)
+    assert (probability >= calibration.cut(group)) is answered
 
 
 @pytest.mark.parametrize(
