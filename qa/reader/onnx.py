@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -49,9 +50,27 @@ def reader_digest(weights: Path, base_sha256: str) -> str:
     return digest.hexdigest()[:16]
 
 
+EXPORT_PREFIX = "reader-onnx-"
+
+
 def export_path(cache_dir: Path, weights: Path, base: str) -> Path:
     """Where the int8 export of these weights on this base model lives."""
-    return cache_dir / f"reader-onnx-{reader_digest(weights, base)}" / "reader-int8.onnx"
+    return cache_dir / f"{EXPORT_PREFIX}{reader_digest(weights, base)}" / "reader-int8.onnx"
+
+
+def remove_other_exports(target: Path) -> list[Path]:
+    """Delete the cache's other reader exports (older weights or base model); return them.
+
+    Each change of the reader weights makes a new ~22 MB export beside the old ones, which
+    nothing reads again. A process still reading an old one keeps it open (its session holds
+    the graph in memory); a checkout that ships older weights exports them again, once.
+    """
+    removed = []
+    for folder in target.parent.parent.glob(f"{EXPORT_PREFIX}*"):
+        if folder.is_dir() and folder != target.parent:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
 
 
 class OnnxSpanLogits:
@@ -95,5 +114,7 @@ def load_onnx_reader(
     if not target.exists():
         args = [str(model_dir), str(weights), str(target)]
         export_in_child("qa.reader.onnx_export", args, target, "the span reader")
+        for folder in remove_other_exports(target):
+            log.info("removed an older reader export: %s", folder)
     logits = OnnxSpanLogits(open_session(target, threads), word_table(model_dir))
     return TrainedReader(logits, load_tokenizer(model_dir), manifest.spec)

