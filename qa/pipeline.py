@@ -476,16 +476,15 @@ class Pipeline:
         started = time.perf_counter()
         idf = self._index.idf(query.tokens)
         choice = choose_clause(query, retrieval, idf, self._clause_model)
-        answer, confidence, first = None, None, None
+        answer, confidence = None, None
         if choice is not None:
             background = float(np.mean(self._background @ query.vector))
             evidence = gather_evidence(choice, retrieval, background)
             cross = is_cross_script(query, retrieval)
             confidence = self._abstainer.probability(evidence, cross)
-            first = choice.answer.passage_id
             if span_scorer is not None:
                 group = calibration_group(query.script, cross)
-                answer, confidence, first = self._read(
+                answer, confidence = self._read(
                     question, retrieval, choice, span_scorer, confidence, group, timings
                 )
             elif confidence >= self._abstainer.cut(cross):
@@ -494,7 +493,9 @@ class Pipeline:
             top = [c.passage for c in retrieval.candidates[: self._clause_model.passages]]
             answer = narrow(answer, question, top, self.reader, self.options.reader_min_score)
         timings.answer = time.perf_counter() - started
-        hits = _hits(retrieval, first=first)[:top_k]
+        # The answering passage leads the sources; with no answer they keep retrieval's order
+        # (a would-be answer's passage leading them showed a lower score above a higher one).
+        hits = _hits(retrieval, first=answer.passage_id if answer else None)[:top_k]
         self._report("ask", timings)
         return AskResult(question, answer, hits, confidence)
 
@@ -507,8 +508,8 @@ class Pipeline:
         retrieval_probability: float,
         group: CalibrationGroup,
         timings: Timings,
-    ) -> tuple[Answer | None, float, str]:
-        """The span reader's answer (or None: abstain), its probability, the answering passage."""
+    ) -> tuple[Answer | None, float]:
+        """The span reader's answer (or None: abstain) and its probability."""
         calibration = self._reader_calibration
         assert calibration is not None  # loaded with the span model
         started = time.perf_counter()
@@ -523,12 +524,12 @@ class Pipeline:
         )
         timings.read = time.perf_counter() - started
         if span is None:
-            return None, 0.0, choice.answer.passage_id
+            return None, 0.0
         confidence = calibration.probability(reader_evidence(span, retrieval_probability), group)
         cut = self.options.abstain_threshold
         answered = confidence >= (cut if cut is not None else calibration.cut(group))
         answer = replace(span.answer, score=confidence) if answered else None
-        return answer, confidence, span.answer.passage_id
+        return answer, confidence
 
     def _report(self, operation: str, timings: Timings) -> None:
         for listener in self.timing_listeners:

@@ -105,6 +105,32 @@ def test_the_reader_abstains_when_no_answer_scores_higher(
     pipeline.close()
 
 
+@pytest.mark.parametrize("null_score", [0.0, 3.0], ids=["answered", "abstained"])
+def test_the_answering_passage_leads_the_sources_and_an_abstention_keeps_their_order(
+    index_copy: Path, embedder: Embedder, calibration: Path, null_score: float
+) -> None:
+    """The reader proposes only words of the second-ranked passage: answered, that passage
+    leads the sources; abstained, they keep retrieval's order."""
+    probe = _pipeline(index_copy, embedder, FakeReader([]), calibration)
+    ranked = probe.search(QUESTION, top_k=3)
+    probe.close()
+    top_words = set(ranked[0].passage.text.split())
+    words = [w for w in ranked[1].passage.text.split() if w not in top_words and len(w) > 3]
+    pipeline = _pipeline(
+        index_copy, embedder, FakeReader([(words[0], 1.0)], null_score), calibration
+    )
+    result = pipeline.ask(QUESTION, top_k=3)
+    pipeline.close()
+    order = [h.passage.id for h in result.hits]
+    if null_score < 1.0:
+        assert result.answer is not None and result.answer.passage_id == ranked[1].passage.id
+        assert order[0] == ranked[1].passage.id
+    else:
+        assert result.answer is None
+        assert order == [h.passage.id for h in ranked]
+        assert [h.rank for h in result.hits] == [1, 2, 3]
+
+
 def test_nothing_proposed_is_an_abstention(
     index_copy: Path, embedder: Embedder, calibration: Path
 ) -> None:
