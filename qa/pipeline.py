@@ -53,11 +53,14 @@ EMBED_GROUP_TEXTS = 256
 # against about 23 for 'separate' (1.62x passages per second, bench/clause_vectors.py). On
 # ARCD its clause answers matched 'separate' where 'late' (0) lost 0.03; 3 or 2 layers lost
 # 0.009 or 0.007 MRR (bench/clause_variants.py, bench/reference/clause-vectors-2026-12-01.json).
-# 'mapped' runs 2 and maps each pooled vector by the fitted clause map (qa/embed/clause_map.py):
-# 1.87x the passages per second of 'separate' (bench/clause_vectors.py). With the reader, qa
-# eval's F1 and context accuracy stay within 0.003 of 'separate' on ARCD and gain on ARCD-XL;
+# 'mapped' runs 4 and maps each pooled vector by the fitted clause map (qa/embed/clause_map.py):
+# 1.57x the passages per second of 'separate' (2 layers: 1.94x, 6: 1.52x; `bench/clause_vectors.py
+# --split-layers 2 4 6`, 2026-12-02). On qa eval (ARCD, one index per mode, 693
+# Arabic and 240 English/French/German questions) 4 layers ranked within 0.005 MRR of
+# 'separate' with the reader on and off (2 layers lost 0.008-0.009), with context accuracy and
+# F1 above it; 6 layers fitted closer (cosine 0.984 vs 0.981) but ranked ARCD 0.005 lower than 4.
 # 1 layer was faster but lost 0.009 ARCD-XL F1.
-CLAUSE_LAYERS: dict[ClauseVectors, int] = {"late": 0, "split": 4, "mapped": 2}
+CLAUSE_LAYERS: dict[ClauseVectors, int] = {"late": 0, "split": 4, "mapped": 4}
 
 
 @dataclass(frozen=True)
