@@ -97,6 +97,13 @@ def split_windows(content: Sequence[Sequence[int]], size: int = WINDOW) -> list[
     return windows
 
 
+# Tokens in one batch (padded width x rows). Attention holds batch x 12 heads x width^2 scores
+# per layer, two batches at a time on 2 cores: on an AVX2 CPU in float32 (2026-12-02,
+# bench/batch_tokens.py, ARCD's 231 paragraphs, alternating fresh processes) 2048 indexed
+# faster than 4096 (3 rounds, median 10.8 vs 9.9 passages/s) at a lower peak (1384 vs 1625 MiB).
+BATCH_TOKENS = 2048
+
+
 def batches(windows: Sequence[Window], max_tokens: int, max_size: int) -> list[list[int]]:
     """Indices of windows grouped longest first, so padding stays small and memory bounded."""
     order = sorted(range(len(windows)), key=lambda i: -len(windows[i].ids))
@@ -156,7 +163,7 @@ class BundledE5Embedder:
         cache_dir: Path,
         device: str | None = None,
         *,
-        batch_tokens: int = 4096,
+        batch_tokens: int = BATCH_TOKENS,
         batch_size: int = 64,
         precision: str = "auto",
         queries: Embedder | None = None,
