@@ -37,7 +37,6 @@ def one_run(tokens: int, limit: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="qa-bench-batch-") as folder:
         pipeline = open_pipeline(PipelineOptions(index_dir=Path(folder)), embedder=embedder)
         pipeline.add_documents(docs[:3])  # load the model, embed the background: uncounted
-        warm = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         started = time.perf_counter()
         results = pipeline.add_documents(docs[3:])
         elapsed = time.perf_counter() - started
@@ -46,7 +45,6 @@ def one_run(tokens: int, limit: int) -> dict[str, float]:
     return {
         "passages_per_s": sum(r.passages for r in results) / elapsed,
         "peak_mib": peak,
-        "warm_mib": warm,
     }
 
 

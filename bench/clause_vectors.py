@@ -50,8 +50,18 @@ def index_once(embedder: Embedder, docs: list[Document], variant: str) -> tuple[
     CPU second of this process (all its threads): on shared cores the wall clock includes
     waiting for a core, CPU time much less so. `variant` is a setting, or `splitN`."""
     mode: ClauseVectors = "split" if variant.startswith("split") else variant  # type: ignore[assignment]
+    layers = pipeline_module.CLAUSE_LAYERS["split"]
     if variant[5:].isdigit():
         pipeline_module.CLAUSE_LAYERS["split"] = int(variant[5:])
+    try:
+        return _index_in_fresh_folder(embedder, docs, mode)
+    finally:
+        pipeline_module.CLAUSE_LAYERS["split"] = layers  # `split` keeps its own layer count
+
+
+def _index_in_fresh_folder(
+    embedder: Embedder, docs: list[Document], mode: ClauseVectors
+) -> tuple[float, float]:
     with tempfile.TemporaryDirectory(prefix="qa-bench-clauses-") as folder:
         options = PipelineOptions(index_dir=Path(folder), clause_vectors=mode)
         pipeline = open_pipeline(options, embedder=embedder)
