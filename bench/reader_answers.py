@@ -36,9 +36,12 @@ HELD = Path("data/reader")
 SETS: dict[str, tuple[Path, str, Path | None]] = {
     "seeds": (Path("eval/seed_questions.jsonl"), "seeds", None),
     "arcd": (Path("eval/arcd-train.json"), "arcd", None),
-    "xl": (Path("eval/arcd-train-xl.json"), "arcd", None),
+    # ARCD-XL's paragraphs are ARCD's under other document ids: an index of its own, as `qa eval`
+    # builds one per file (sharing ARCD's held every paragraph twice, and a reader's top three
+    # windows then covered two paragraphs).
+    "xl": (Path("eval/arcd-train-xl.json"), "arcd-xl", None),
     "arcd-held": (Path("eval/arcd-train.json"), "arcd", HELD / "arcd-train-heldout.json"),
-    "xl-held": (Path("eval/arcd-train-xl.json"), "arcd", HELD / "arcd-train-xl-heldout.json"),
+    "xl-held": (Path("eval/arcd-train-xl.json"), "arcd-xl", HELD / "arcd-train-xl-heldout.json"),
     # XQuAD's held-out articles in English and Arabic, English questions (`qa reader data`)
     "bilingual": (HELD / "xquad-bilingual-heldout.json", "bilingual", None),
 }
