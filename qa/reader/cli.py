@@ -66,6 +66,14 @@ def train_command(
         str | None,
         typer.Option(help='Questions per group and epoch as JSON, e.g. {"xquad:ar": null}.'),
     ] = None,
+    neg_sibling: Annotated[
+        float,
+        typer.Option(
+            min=0,
+            max=1,
+            help="Chance per question of a no-answer window from another paragraph of its article.",
+        ),
+    ] = 0.0,
 ) -> None:
     """Train LoRA adapters + span head, write the weights and the held-out metrics."""
     from qa.errors import InvalidInputError
@@ -101,6 +109,7 @@ def train_command(
         epochs=epochs,
         lr=lr,
         mix=groups,
+        neg_sibling=neg_sibling,
     )
     typer.echo(json.dumps(train(options, resume=resume), indent=1))
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -72,6 +72,9 @@ class TrainOptions:
     overlap: int = 64
     neg_same: float = 0.25  # chance to add a window of the same text without the answer
     neg_other: float = 0.1  # chance to add a window of another question's text
+    # Chance to add the window of another paragraph of the same article that shares the most
+    # tokens with the question: the passages a retriever ranks beside the answer's.
+    neg_sibling: float = 0.0
     checkpoint_every: int = 10
     epochs: int = 3
     eval_limit: int | None = 200
@@ -138,9 +141,15 @@ class Featurizer:
         return found
 
     def examples(
-        self, row: dict[str, Any], other: dict[str, Any], options: TrainOptions, rng: random.Random
+        self,
+        row: dict[str, Any],
+        other: dict[str, Any],
+        options: TrainOptions,
+        rng: random.Random,
+        siblings: Sequence[str] = (),
     ) -> list[Example]:
-        """A window holding the answer, plus sometimes no-answer windows (same or other text)."""
+        """A window holding the answer, plus sometimes no-answer windows (same or other text,
+        or the window of a sibling paragraph nearest the question)."""
         question = self.encoded(row["question"]).ids
         windows = build_windows(question, self.encoded(row["context"]), 0, self.spec, self.specials)
         answer = row["answers"][0]
@@ -154,7 +163,36 @@ class Featurizer:
         if other["context"] != row["context"] and rng.random() < options.neg_other:
             foreign = build_windows(question, self.encoded(other["context"]), 0, self.spec)
             out.append(Example(rng.choice(foreign), 0, 0))
+        if siblings and rng.random() < options.neg_sibling:
+            text = rng.choice(list(siblings))
+            near = build_windows(question, self.encoded(text), 0, self.spec, self.specials)
+            asked = set(question)
+            out.append(Example(max(near, key=lambda w: _shared(asked, w)), 0, 0))
         return out
+
+
+def _shared(question: set[int], window: Window) -> int:
+    """How many of the question's token ids the window's text holds."""
+    return len(question & set(window.input_ids[window.context_start :]))
+
+
+def sibling_table(rows: Sequence[dict[str, Any]]) -> dict[tuple[str, str], list[str]]:
+    """The distinct contexts of each (source, article), in first-seen order."""
+    table: dict[tuple[str, str], dict[str, None]] = {}
+    for row in rows:
+        if row.get("article"):
+            table.setdefault((row["source"], row["article"]), {})[row["context"]] = None
+    return {key: list(contexts) for key, contexts in table.items()}
+
+
+def siblings_of(row: dict[str, Any], table: dict[tuple[str, str], list[str]]) -> list[str]:
+    """Other paragraphs of the row's article that do not hold any of its answers' texts."""
+    answers = [a["text"] for a in row["answers"] if a["text"]]
+    return [
+        text
+        for text in table.get((row["source"], row.get("article") or ""), [])
+        if text != row["context"] and not any(answer in text for answer in answers)
+    ]
 
 
 def epoch_batches(
@@ -163,9 +201,11 @@ def epoch_batches(
     """The epoch's batches, a pure function of (seed, epoch): similar lengths batched together."""
     rng = random.Random(options.seed * 1000 + epoch)
     chosen = sample_rows(rows, options.mix, rng)
+    table = sibling_table(rows) if options.neg_sibling > 0 else {}
     examples: list[Example] = []
     for row in chosen:
-        examples += featurizer.examples(row, rng.choice(chosen), options, rng)
+        siblings = siblings_of(row, table) if table else []
+        examples += featurizer.examples(row, rng.choice(chosen), options, rng, siblings)
     size = options.batch_size
     batches = []
     chunk = size * 16
@@ -233,6 +273,7 @@ def manifest_for(options: TrainOptions, state: State, extra: dict[str, Any]) -> 
             "norm_lr": options.norm_lr,
             "neg_same": options.neg_same,
             "neg_other": options.neg_other,
+            "neg_sibling": options.neg_sibling,
             "mix": options.mix,
             "last_losses": [round(x, 4) for x in state.losses[-10:]],
             **_continued(options.init_weights),

@@ -8,6 +8,7 @@ import random
 import subprocess
 import sys
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,17 @@ import pytest
 
 pytest.importorskip("torch")
 
-from qa.reader.train import _continued, lr_factor, mix_key, sample_rows
+from qa.reader.features import build_windows
+from qa.reader.train import (
+    Featurizer,
+    TrainOptions,
+    _continued,
+    lr_factor,
+    mix_key,
+    sample_rows,
+    sibling_table,
+    siblings_of,
+)
 
 
 def _row(source: str, lang: str, i: int) -> dict[str, Any]:
@@ -102,3 +113,87 @@ def test_missing_data_is_one_line_naming_the_command_that_makes_it(tmp_path: Pat
         f"error: {tmp_path / 'train.jsonl'} is missing: run `qa reader data` first"
     )
     assert not list(tmp_path.iterdir())  # nothing was written
+
+
+def _para(source: str, article: str, context: str, answer: str) -> dict[str, Any]:
+    start = context.find(answer)
+    return {
+        "source": source,
+        "article": article,
+        "context": context,
+        "question": "where is the river",
+        "answers": [{"text": answer, "start": start}],
+    }
+
+
+PARAS = [
+    _para("xquad", "Nile", "the river flows north to the sea", "north"),
+    _para("xquad", "Nile", "the river flows north to the sea", "the sea"),  # same paragraph
+    _para("xquad", "Nile", "its delta is wide and green", "wide"),
+    _para("xquad", "Nile", "boats sail north in summer", "summer"),
+    _para("tydi", "Nile", "a paragraph of another source", "another"),
+    _para("xquad", "Rhine", "the rhine is in europe", "europe"),
+]
+
+
+def test_siblings_are_the_other_paragraphs_of_the_article_in_one_source() -> None:
+    table = sibling_table(PARAS)
+    assert table[("xquad", "Nile")] == [
+        "the river flows north to the sea",
+        "its delta is wide and green",
+        "boats sail north in summer",
+    ]
+    # own paragraph left out, and so is a sibling that holds the answer's text ("north")
+    assert siblings_of(PARAS[0], table) == ["its delta is wide and green"]
+    assert siblings_of(PARAS[2], table) == [
+        "the river flows north to the sea",
+        "boats sail north in summer",
+    ]
+    assert siblings_of(PARAS[5], table) == []  # the only paragraph of its article
+
+
+class _Words:
+    """A tokenizer of whitespace words, each a stable id (offsets are the words' characters)."""
+
+    def encode(self, sequence: str, add_special_tokens: bool = False) -> Any:
+        ids, offsets, at = [], [], 0
+        for word in sequence.split():
+            start = sequence.index(word, at)
+            ids.append(10 + sum(map(ord, word)))
+            offsets.append((start, start + len(word)))
+            at = start + len(word)
+        return type("Encoding", (), {"ids": ids, "offsets": offsets})()
+
+
+def test_a_sibling_negative_is_the_window_nearest_the_question(tmp_path: Path) -> None:
+    options = TrainOptions(
+        data_dir=tmp_path,
+        model_dir=tmp_path,
+        run_dir=tmp_path,
+        weights_dir=tmp_path,
+        max_len=90,
+        overlap=4,
+        neg_same=0.0,
+        neg_other=0.0,
+        neg_sibling=1.0,
+    )
+    featurizer = Featurizer(_Words(), options.spec)
+    row = _para("xquad", "Nile", "the river flows north to the sea", "north")
+    far = "cats sleep all day long " * 20  # 100 words: two windows of at most 83
+    near = far + "where the river is wide"
+    out = featurizer.examples(row, row, options, random.Random(0), [near])
+    assert len(out) == 2
+    positive, negative = out
+    assert positive.start > 0 and (negative.start, negative.end) == (0, 0)
+    asked = set(featurizer.encoded(row["question"]).ids)
+    siblings = featurizer.examples(row, row, options, random.Random(0), [near])
+    windows = build_windows(
+        featurizer.encoded(row["question"]).ids, featurizer.encoded(near), 0, options.spec
+    )
+    assert len(windows) == 2 and negative.window == windows[1] == siblings[1].window
+    text = windows[1].input_ids[windows[1].context_start :]
+    assert len(asked & set(text)) == 4  # "where the river is"; the first window has none
+    # without siblings, or at probability 0, only the answer's window
+    assert len(featurizer.examples(row, row, options, random.Random(0), [])) == 1
+    quiet = replace(options, neg_sibling=0.0)
+    assert len(featurizer.examples(row, row, quiet, random.Random(0), [near])) == 1
