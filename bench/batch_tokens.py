@@ -29,10 +29,11 @@ def one_run(tokens: int, limit: int) -> dict[str, float]:
     from clause_vectors import arcd_documents
 
     from qa.backends import open_pipeline
+    from qa.config import Settings
     from qa.embed.e5_st import BundledE5Embedder
     from qa.pipeline import PipelineOptions
 
-    embedder = BundledE5Embedder(Path.home() / ".cache" / "qa" / "models", batch_tokens=tokens)
+    embedder = BundledE5Embedder(Settings().model_cache_dir, batch_tokens=tokens)
     docs = arcd_documents(limit)
     with tempfile.TemporaryDirectory(prefix="qa-bench-batch-") as folder:
         pipeline = open_pipeline(PipelineOptions(index_dir=Path(folder)), embedder=embedder)

@@ -36,6 +36,7 @@ from qa.answer.abstain import Abstainer, Logistic
 from qa.answer.extractive import ClauseModel
 from qa.backends import open_pipeline
 from qa.choices import ReaderMode
+from qa.config import Settings
 from qa.embed.base import Vectors, l2_normalise
 from qa.embed.e5_st import PASSAGE_PREFIX, WINDOW, BundledE5Embedder, split_windows
 from qa.embed.late import Span, pool_spans, shifted_offsets, token_span
@@ -221,7 +222,7 @@ def main() -> None:
         )
         pipeline_module.ClauseModel = lambda: model  # type: ignore[assignment,misc]
         pipeline_module.Abstainer = lambda: abstainer  # type: ignore[assignment,misc]
-    cache = Path.home() / ".cache" / "qa" / "models"
+    cache = Settings().model_cache_dir  # QA_MODEL_CACHE_DIR, as the service reads it
     embedder = VariantEmbedder(BundledE5Embedder(cache))
     results: dict[str, object] = {}
     for variant in args.variants:

