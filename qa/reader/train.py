@@ -164,7 +164,7 @@ class Featurizer:
             foreign = build_windows(question, self.encoded(other["context"]), 0, self.spec)
             out.append(Example(rng.choice(foreign), 0, 0))
         if siblings and rng.random() < options.neg_sibling:
-            text = rng.choice(list(siblings))
+            text = rng.choice(siblings)
             near = build_windows(question, self.encoded(text), 0, self.spec, self.specials)
             asked = set(question)
             out.append(Example(max(near, key=lambda w: _shared(asked, w)), 0, 0))
@@ -204,7 +204,7 @@ def epoch_batches(
     table = sibling_table(rows) if options.neg_sibling > 0 else {}
     examples: list[Example] = []
     for row in chosen:
-        siblings = siblings_of(row, table) if table else []
+        siblings = siblings_of(row, table)
         examples += featurizer.examples(row, rng.choice(chosen), options, rng, siblings)
     size = options.batch_size
     batches = []
